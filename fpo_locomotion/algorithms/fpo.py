@@ -1,0 +1,183 @@
+"""Flow Policy Optimization (FPO, arXiv 2507.21053) and its FPO++ variant (arXiv 2602.02481) on rsl_rl's PPO.
+
+FPO replaces PPO's likelihood ratio by a ratio of conditional flow-matching (CFM) losses computed on
+the same Monte-Carlo pairs (tau_i, eps_i) drawn at rollout time:
+
+- ``ratio="mean"`` (vanilla FPO): ``r = exp(mean_i l_i(old) - mean_i l_i(theta))``, one ratio per action.
+- ``ratio="per_sample"`` (FPO++): ``r_i = exp(l_i(old) - l_i(theta))``, each clipped, advantage shared.
+
+and optimizes either PPO's clipped surrogate (``objective="ppo_clip"``) or FPO++'s ASPO
+(``objective="aspo"``): PPO clip where A >= 0, the SPO penalty ``r*A - |A|/(2*clip)*(r-1)^2`` where A < 0.
+
+Everything else (rollouts, GAE, value loss, normalizers, multi-GPU) is rsl_rl's PPO unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from rsl_rl.algorithms import PPO
+from torch import nn
+
+from fpo_locomotion.models.flow_actor import FlowActor
+
+RATIOS = ("mean", "per_sample")
+OBJECTIVES = ("ppo_clip", "aspo")
+
+
+def fpo_log_ratio(loss_old: torch.Tensor, loss_new: torch.Tensor, ratio: str, loss_clamp: float,
+                  log_ratio_clamp: float) -> torch.Tensor:
+    """Log-ratio from CFM losses [B, N]: [B, 1] for ``ratio="mean"``, [B, N] for ``"per_sample"``.
+
+    Losses are clamped at ``loss_clamp`` and the log-ratio to +-``log_ratio_clamp`` before any exp.
+    """
+    loss_old = loss_old.clamp(max=loss_clamp)
+    loss_new = loss_new.clamp(max=loss_clamp)
+    if ratio == "mean":
+        log_ratio = loss_old.mean(-1, keepdim=True) - loss_new.mean(-1, keepdim=True)
+    else:
+        log_ratio = loss_old - loss_new
+    return log_ratio.clamp(-log_ratio_clamp, log_ratio_clamp)
+
+
+def policy_objective(ratio: torch.Tensor, advantages: torch.Tensor, clip: float, objective: str) -> torch.Tensor:
+    """Per-element objective to maximize, same shape as ``ratio`` [B, M]; ``advantages`` [B, 1] broadcast."""
+    clipped = torch.min(advantages * ratio, advantages * ratio.clamp(1.0 - clip, 1.0 + clip))
+    if objective == "ppo_clip":
+        return clipped
+    spo = advantages * ratio - advantages.abs() / (2.0 * clip) * (ratio - 1.0).pow(2)
+    return torch.where(advantages >= 0, clipped, spo)
+
+
+class FPO(PPO):
+    """FPO/FPO++ update on rsl_rl's PPO machinery; the actor must be a :class:`FlowActor`."""
+
+    actor: FlowActor
+
+    def __init__(
+        self,
+        actor: FlowActor,
+        critic: nn.Module,
+        storage,
+        ratio: str = "per_sample",
+        objective: str = "aspo",
+        clip_param: float = 0.05,
+        cfm_loss_clamp: float = 20.0,
+        log_ratio_clamp: float = 5.0,
+        ema_decay: float | None = None,
+        ema_start: int = 0,
+        optimizer: str = "adamw",
+        learning_rate: float = 3e-4,
+        **ppo_kwargs,
+    ) -> None:
+        """See the module docstring; ``ema_decay`` (e.g. 0.95) keeps an EMA of the actor after ``ema_start`` updates."""
+        if ratio not in RATIOS:
+            raise ValueError(f"Unknown FPO ratio '{ratio}'. Valid: {RATIOS}.")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"Unknown FPO objective '{objective}'. Valid: {OBJECTIVES}.")
+        if not isinstance(actor, FlowActor):
+            raise TypeError(f"FPO needs a FlowActor, got {type(actor).__name__}.")
+        if not 0.0 < clip_param < 1.0:
+            raise ValueError(f"FPO clip_param must be in (0, 1), got {clip_param}.")
+        ppo_kwargs.update(schedule="fixed", desired_kl=None, entropy_coef=0.0)
+        super().__init__(actor, critic, storage, clip_param=clip_param, optimizer=optimizer,
+                         learning_rate=learning_rate, **ppo_kwargs)
+        self.ratio = ratio
+        self.objective = objective
+        self.cfm_loss_clamp = cfm_loss_clamp
+        self.log_ratio_clamp = log_ratio_clamp
+        self.ema_decay = ema_decay
+        self.ema_start = ema_start
+        self.num_updates = 0
+        self.ema_actor = copy.deepcopy(self._raw_actor).requires_grad_(False) if ema_decay else None
+
+    def update(self) -> dict[str, float]:
+        """FPO epochs over the stored rollout; returns mean losses and ratio statistics."""
+        stats = {"surrogate": 0.0, "value": 0.0, "cfm_loss": 0.0, "ratio_mean": 0.0, "ratio_std": 0.0,
+                 "clip_fraction": 0.0, "skipped_steps": 0.0}
+        num_steps = 0
+        for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
+            eps, tau, loss_old = batch.old_distribution_params
+            advantages = batch.advantages
+            if self.normalize_advantage_per_mini_batch:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+            latent = self.actor.get_latent(batch.observations)
+            loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau)
+            log_ratio = fpo_log_ratio(loss_old, loss_new, self.ratio, self.cfm_loss_clamp, self.log_ratio_clamp)
+            ratio = log_ratio.exp()
+            surrogate_loss = -policy_objective(ratio, advantages, self.clip_param, self.objective).mean()
+
+            values = self.critic(batch.observations)
+            value_loss = self._value_loss(values, batch.values, batch.returns)
+            loss = surrogate_loss + self.value_loss_coef * value_loss
+
+            num_steps += 1
+            if not torch.isfinite(loss):
+                warnings.warn("FPO: non-finite loss, optimizer step skipped.", stacklevel=2)
+                stats["skipped_steps"] += 1
+                continue
+            self.optimizer.zero_grad()
+            loss.backward()
+            if self.is_multi_gpu:
+                self.reduce_parameters()
+            nn.utils.clip_grad_norm_(self.actor.parameters(), self.max_grad_norm)
+            nn.utils.clip_grad_norm_(self.critic.parameters(), self.max_grad_norm)
+            self.optimizer.step()
+
+            with torch.no_grad():
+                stats["surrogate"] += surrogate_loss.item()
+                stats["value"] += value_loss.item()
+                stats["cfm_loss"] += loss_new.mean().item()
+                stats["ratio_mean"] += ratio.mean().item()
+                stats["ratio_std"] += ratio.std().item() if ratio.numel() > 1 else 0.0
+                stats["clip_fraction"] += ((ratio - 1.0).abs() > self.clip_param).float().mean().item()
+
+        obs = self.storage.observations.flatten(0, 1)
+        self.actor.update_normalization(obs)
+        self.critic.update_normalization(obs)
+        self.storage.clear()
+        self._update_ema()
+        done = max(num_steps - int(stats["skipped_steps"]), 1)
+        return {k: (v if k == "skipped_steps" else v / done) for k, v in stats.items()}
+
+    def _value_loss(self, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+        """PPO's (optionally clipped) value loss; values, old_values, returns are [B, 1]."""
+        if not self.use_clipped_value_loss:
+            return (returns - values).pow(2).mean()
+        clipped = old_values + (values - old_values).clamp(-self.clip_param, self.clip_param)
+        return torch.max((values - returns).pow(2), (clipped - returns).pow(2)).mean()
+
+    def _update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * actor after ``ema_start`` updates; a plain copy before."""
+        self.num_updates += 1
+        if self.ema_actor is None:
+            return
+        decay = self.ema_decay if self.num_updates > self.ema_start else 0.0
+        with torch.no_grad():
+            for ema_p, p in zip(self.ema_actor.state_dict().values(), self._raw_actor.state_dict().values()):
+                if ema_p.dtype.is_floating_point:
+                    ema_p.mul_(decay).add_(p, alpha=1.0 - decay)
+                else:
+                    ema_p.copy_(p)
+
+    def get_policy(self) -> FlowActor:
+        """The EMA actor where EMA is on (evaluation and export), else the trained actor."""
+        return self.ema_actor if self.ema_actor is not None else self._raw_actor
+
+    def save(self) -> dict:
+        saved = super().save()
+        saved["fpo_num_updates"] = self.num_updates
+        if self.ema_actor is not None:
+            saved["ema_actor_state_dict"] = self.ema_actor.state_dict()
+        return saved
+
+    def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
+        load_iteration = super().load(loaded_dict, load_cfg, strict)
+        self.num_updates = loaded_dict.get("fpo_num_updates", 0)
+        if self.ema_actor is not None:
+            self.ema_actor.load_state_dict(loaded_dict.get("ema_actor_state_dict", self._raw_actor.state_dict()))
+        return load_iteration
+

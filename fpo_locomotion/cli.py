@@ -1,0 +1,99 @@
+"""``fpo-loco``: train, play, export, sim2sim, benchmarks and pictures.
+
+Each command imports its module lazily: ``sim2sim`` must run with onnxruntime and numpy only, no torch.
+Errors caused by input (``fpo_locomotion.errors.UserError``) print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from fpo_locomotion.errors import UserError
+
+
+def _import_user_modules(modules: list[str]) -> None:
+    """Import modules that register tasks of their own (``--import my_package.my_tasks``)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UserError(f"--import {name}: cannot import it ({e}). Is it installed or on PYTHONPATH?") from None
+
+
+def _cmd_train(a: argparse.Namespace) -> None:
+    from fpo_locomotion.train import TrainArgs, train
+
+    overrides = list(a.set)
+    if a.backend:
+        overrides.append(f"env.backend={a.backend}")
+    train(TrainArgs(task=a.task, algo=a.algo, num_envs=a.num_envs, max_iterations=a.max_iterations, seed=a.seed,
+                    logger=a.logger, run_name=a.run_name, resume=a.resume, device=a.device, config=a.config,
+                    overrides=tuple(overrides), log_root=a.log_root))
+
+
+def _cmd_viz_bandit(a: argparse.Namespace) -> None:
+    from fpo_locomotion.viz_bandit import viz_bandit
+
+    viz_bandit(out=a.out, seeds=a.seeds, max_iterations=a.max_iterations)
+
+
+def _cmd_bench(a: argparse.Namespace) -> None:
+    if a.what == "learner":
+        from fpo_locomotion.bench.learner import bench_learner
+
+        bench_learner(num_envs=a.num_envs[0] if a.num_envs else 4096, repeats=a.repeats)
+    else:
+        raise UserError(f"Unknown benchmark '{a.what}'.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fpo-loco", description=__doc__.splitlines()[0])
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import a module that registers tasks of its own (repeatable)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a policy with FPO or PPO")
+    t.add_argument("--task", required=True)
+    t.add_argument("--algo", default="fpo", choices=["fpo", "ppo"])
+    t.add_argument("--backend", default=None, help="simulator backend of locomotion tasks: mujoco (CPU) or mjwarp (GPU)")
+    t.add_argument("--num-envs", type=int, default=None)
+    t.add_argument("--max-iterations", type=int, default=None)
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--logger", default=None, choices=["tensorboard", "wandb"])
+    t.add_argument("--run-name", default="")
+    t.add_argument("--resume", default=None, metavar="RUN_DIR|CHECKPOINT|latest")
+    t.add_argument("--device", default="cpu", help="torch device of the learner (cpu, cuda, cuda:0)")
+    t.add_argument("--config", default=None, metavar="YAML", help="YAML file with env: and train: override sections")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set train.fpo.clip_param=0.1 (repeatable)")
+    t.add_argument("--log-root", default="logs")
+    t.set_defaults(func=_cmd_train)
+
+    v = sub.add_parser("viz-bandit", help="train FPO and PPO on bandit-multimodal and plot their action samples")
+    v.add_argument("--out", default="docs/bandit_modes.png")
+    v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    v.add_argument("--max-iterations", type=int, default=None)
+    v.set_defaults(func=_cmd_viz_bandit)
+
+    b = sub.add_parser("bench", help="benchmarks: learner (FPO vs PPO update time)")
+    b.add_argument("what", choices=["learner"])
+    b.add_argument("--num-envs", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        _import_user_modules(args.imports)
+        args.func(args)
+    except UserError as e:
+        print(f"fpo-loco {args.command}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Training configuration as typed dataclasses, overridable from YAML files and ``--set key=value`` pairs.
+
+``TrainConfig.to_rsl_rl(algo)`` turns it into the dict rsl_rl's ``OnPolicyRunner`` expects, with
+``class_name`` strings that pick FPO + FlowActor (``algo="fpo"``) or rsl_rl's own PPO + Gaussian
+``MLPModel`` (``algo="ppo"``) on the same critic, rollout length and budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from fpo_locomotion.errors import ConfigError
+
+ALGOS = ("fpo", "ppo")
+
+
+@dataclass
+class FlowActorConfig:
+    hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
+    activation: str = "elu"
+    obs_normalization: bool = True
+    flow_steps: int = 10
+    """K Euler steps from noise to action (FPO paper: 10; FPO++ G1 recipe: 64)."""
+    num_mc: int = 8
+    """N Monte-Carlo (tau, eps) pairs per action (FPO paper: 8; FPO++ G1 recipe: 32)."""
+    time_embed_dim: int = 16
+    action_perturb_std: float = 0.0
+
+
+@dataclass
+class GaussianActorConfig:
+    hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
+    activation: str = "elu"
+    obs_normalization: bool = True
+    init_std: float = 1.0
+
+
+@dataclass
+class CriticConfig:
+    hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
+    activation: str = "elu"
+    obs_normalization: bool = True
+
+
+@dataclass
+class FPOConfig:
+    ratio: str = "per_sample"
+    """"per_sample" (FPO++) or "mean" (vanilla FPO)."""
+    objective: str = "aspo"
+    """"aspo" (FPO++: PPO clip for A >= 0, SPO penalty for A < 0) or "ppo_clip"."""
+    clip_param: float = 0.05
+    cfm_loss_clamp: float = 20.0
+    log_ratio_clamp: float = 5.0
+    ema_decay: float | None = None
+    ema_start: int = 0
+    num_learning_epochs: int = 10
+    num_mini_batches: int = 4
+    learning_rate: float = 3e-4
+    optimizer: str = "adamw"
+    gamma: float = 0.99
+    lam: float = 0.95
+    value_loss_coef: float = 1.0
+    max_grad_norm: float = 1.0
+    use_clipped_value_loss: bool = True
+    normalize_advantage_per_mini_batch: bool = False
+
+
+@dataclass
+class PPOConfig:
+    clip_param: float = 0.2
+    entropy_coef: float = 0.01
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "adaptive"
+    desired_kl: float = 0.01
+    gamma: float = 0.99
+    lam: float = 0.95
+    value_loss_coef: float = 1.0
+    max_grad_norm: float = 1.0
+    use_clipped_value_loss: bool = True
+    normalize_advantage_per_mini_batch: bool = False
+
+
+@dataclass
+class RunnerConfig:
+    num_steps_per_env: int = 24
+    max_iterations: int = 1000
+    save_interval: int = 50
+    seed: int = 42
+    logger: str = "tensorboard"
+    """"tensorboard" or "wandb"."""
+    wandb_project: str = "fpo-locomotion"
+    print_interval: int = 25
+    """Print rsl_rl's full statistics block every this many iterations (a progress bar shows the rest)."""
+    obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["critic"]})
+
+
+@dataclass
+class TrainConfig:
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    fpo: FPOConfig = field(default_factory=FPOConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    flow_actor: FlowActorConfig = field(default_factory=FlowActorConfig)
+    gaussian_actor: GaussianActorConfig = field(default_factory=GaussianActorConfig)
+    critic: CriticConfig = field(default_factory=CriticConfig)
+
+    def to_rsl_rl(self, algo: str) -> dict[str, Any]:
+        """The ``train_cfg`` dict for rsl_rl's ``OnPolicyRunner``."""
+        if algo not in ALGOS:
+            raise ConfigError(f"Unknown algorithm '{algo}'. Valid: {', '.join(ALGOS)}.")
+        runner = dataclasses.asdict(self.runner)
+        logger = runner.pop("logger")
+        if algo == "fpo":
+            algorithm = {"class_name": "fpo_locomotion.algorithms.fpo:FPO", **dataclasses.asdict(self.fpo)}
+            actor = {"class_name": "fpo_locomotion.models.flow_actor:FlowActor", **dataclasses.asdict(self.flow_actor)}
+        else:
+            algorithm = {"class_name": "rsl_rl.algorithms:PPO", **dataclasses.asdict(self.ppo)}
+            gaussian = dataclasses.asdict(self.gaussian_actor)
+            actor = {
+                "class_name": "rsl_rl.models:MLPModel",
+                **{k: v for k, v in gaussian.items() if k != "init_std"},
+                "distribution_cfg": {"class_name": "rsl_rl.modules:GaussianDistribution", "init_std": gaussian["init_std"]},
+            }
+        critic = {"class_name": "rsl_rl.models:MLPModel", **dataclasses.asdict(self.critic)}
+        if logger == "wandb":
+            logger = {"class_name": "WandbLogWriter", "project_name": runner["wandb_project"]}
+        return {**runner, "logger": logger, "algorithm": algorithm, "actor": actor, "critic": critic}
+
+
+# ---------------------------------------------------------------------------------------------- overrides
+def _check_type(value: Any, annotation: Any, key: str) -> Any:
+    """Return ``value`` converted to ``annotation`` where that is lossless (int -> float), else raise ConfigError."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return _check_type(value, option, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"Config key '{key}': {value!r} is not of type {annotation}.")
+    if annotation is type(None):
+        if value is None:
+            return None
+    elif annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    elif annotation is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif annotation in (bool, str) and isinstance(value, annotation):
+        return value
+    elif origin in (list, tuple) and isinstance(value, (list, tuple)):
+        (item_type, *_) = typing.get_args(annotation) or (Any,)
+        return [_check_type(v, item_type, key) for v in value] if item_type is not Any else list(value)
+    elif origin is dict and isinstance(value, dict):
+        return value
+    elif annotation is Any:
+        return value
+    raise ConfigError(f"Config key '{key}': {value!r} is not of type {getattr(annotation, '__name__', annotation)}.")
+
+
+def apply_overrides(cfg: Any, overrides: dict[str, Any], prefix: str = "") -> None:
+    """Set nested dataclass fields of ``cfg`` in place from a nested dict; unknown keys and wrong types raise."""
+    hints = typing.get_type_hints(type(cfg))
+    for key, value in overrides.items():
+        path = f"{prefix}{key}"
+        if key not in hints:
+            valid = ", ".join(f.name for f in dataclasses.fields(cfg))
+            raise ConfigError(f"Unknown config key '{path}'. Valid keys here: {valid}.")
+        current = getattr(cfg, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"Config key '{path}' is a section; give a mapping, not {value!r}.")
+            apply_overrides(current, value, prefix=f"{path}.")
+        else:
+            setattr(cfg, key, _check_type(value, hints[key], path))
+
+
+def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["env.a.b=1", "train.fpo.clip_param=0.1"]`` -> nested dict; values are parsed as YAML scalars/lists."""
+    nested: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"Override '{pair}' must look like section.key=value, e.g. train.fpo.clip_param=0.1.")
+        dotted, raw = pair.split("=", 1)
+        node = nested
+        *parents, leaf = dotted.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return nested
+
+
+def load_yaml(path: str) -> dict[str, Any]:
+    """Read a YAML override file with ``safe_load``; it must be a mapping with ``env:`` and/or ``train:`` sections."""
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"Config file '{path}' does not exist.") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file '{path}' is not valid YAML: {e}") from None
+    if not isinstance(data, dict) or not set(data) <= {"env", "train"}:
+        raise ConfigError(f"Config file '{path}' must be a mapping with 'env:' and/or 'train:' sections.")
+    return data

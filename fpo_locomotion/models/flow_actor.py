@@ -1,0 +1,168 @@
+"""Flow-matching actor that meets rsl_rl's actor contract, so the stock ``OnPolicyRunner`` drives it.
+
+Acting (``stochastic_output=True``): integrate the velocity net from ``x_0 ~ N(0, I)`` with K Euler steps,
+optionally perturb the action, then draw N Monte-Carlo pairs (tau, eps) and their CFM losses under the
+current weights. Those three tensors are the actor's ``output_distribution_params``: rsl_rl's
+``RolloutStorage`` keeps them per transition and FPO reuses them in every epoch of the update.
+Deterministic output (evaluation, export) is zero-sampling: ``x_0 = 0``.
+
+Shapes: B batch, N = num_mc, A action dim, O observation dim.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from rsl_rl.modules import EmpiricalNormalization
+from tensordict import TensorDict
+from torch import nn
+
+from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_sample
+
+
+class FlowActor(nn.Module):
+    """Flow policy a = EulerSample(v_theta(., ., obs)) with observation normalization."""
+
+    is_recurrent: bool = False
+
+    def __init__(
+        self,
+        obs: TensorDict,
+        obs_groups: dict[str, list[str]],
+        obs_set: str,
+        output_dim: int,
+        hidden_dims: tuple[int, ...] | list[int] = (256, 256, 256),
+        activation: str = "elu",
+        obs_normalization: bool = True,
+        flow_steps: int = 10,
+        num_mc: int = 8,
+        time_embed_dim: int = 16,
+        action_perturb_std: float = 0.0,
+    ) -> None:
+        """Build the actor.
+
+        Args:
+            obs: one observation TensorDict from the env (sizes the input).
+            obs_groups, obs_set: rsl_rl's observation set resolution (``obs_groups[obs_set]`` are concatenated).
+            output_dim: action dim A.
+            flow_steps: K Euler steps from noise to action.
+            num_mc: N Monte-Carlo (tau, eps) pairs per action for the FPO ratio.
+            action_perturb_std: std of Gaussian noise added to sampled actions at rollout time (exploration).
+        """
+        super().__init__()
+        self.obs_groups = list(obs_groups[obs_set])
+        for group in self.obs_groups:
+            if obs[group].dim() != 2:
+                raise ValueError(f"FlowActor needs 1-D observation groups, got {tuple(obs[group].shape)} for '{group}'.")
+        self.obs_dim = sum(obs[g].shape[-1] for g in self.obs_groups)
+        self.action_dim = output_dim
+        self.flow_steps = flow_steps
+        self.num_mc = num_mc
+        self.action_perturb_std = action_perturb_std
+        self.obs_normalization = obs_normalization
+        self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
+        self.net = VelocityNet(self.obs_dim, output_dim, list(hidden_dims), activation, time_embed_dim)
+        self._params: tuple[torch.Tensor, ...] = ()
+        self._sample_std = torch.zeros(output_dim)
+
+    # ------------------------------------------------------------------ flow policy
+    def get_latent(self, obs: TensorDict, masks=None, hidden_state=None) -> torch.Tensor:
+        """Concatenated, normalized actor observation [B, O]."""
+        return self.obs_normalizer(torch.cat([obs[g] for g in self.obs_groups], dim=-1))
+
+    def sample(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Action [B, A] from normalized observation ``latent`` [B, O] and initial noise ``x0`` [B, A]."""
+        return euler_sample(self.net, latent, x0, steps or self.flow_steps)
+
+    def cfm_loss(self, latent: torch.Tensor, actions: torch.Tensor, eps: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """CFM losses [B, N] under the current weights (see ``velocity_net.cfm_loss``)."""
+        return cfm_loss(self.net, latent, actions, eps, tau)
+
+    def forward(self, obs: TensorDict, masks=None, hidden_state=None, stochastic_output: bool = False) -> torch.Tensor:
+        """Action [B, A]: a stochastic sample (and fresh Monte-Carlo pairs) or the zero-sampling output."""
+        latent = self.get_latent(obs)
+        batch = latent.shape[0]
+        if not stochastic_output:
+            return self.sample(latent, latent.new_zeros(batch, self.action_dim))
+        actions = self.sample(latent, torch.randn(batch, self.action_dim, device=latent.device))
+        if self.action_perturb_std > 0:
+            actions = actions + self.action_perturb_std * torch.randn_like(actions)
+        eps = torch.randn(batch, self.num_mc, self.action_dim, device=latent.device)
+        tau = torch.rand(batch, self.num_mc, device=latent.device)
+        self._params = (eps, tau, self.cfm_loss(latent, actions, eps, tau))
+        self._sample_std = actions.std(dim=0) if batch > 1 else torch.zeros_like(actions[0])
+        return actions
+
+    # ------------------------------------------------------------------ rsl_rl actor contract
+    @property
+    def output_distribution_params(self) -> tuple[torch.Tensor, ...]:
+        """(eps [B, N, A], tau [B, N], CFM loss under the acting weights [B, N]) of the last stochastic forward."""
+        return self._params
+
+    @property
+    def output_std(self) -> torch.Tensor:
+        """Spread [A] of the last sampled batch of actions (a flow policy has no std parameter)."""
+        return self._sample_std
+
+    @property
+    def output_entropy(self) -> torch.Tensor:
+        """Zeros [B]: a flow policy has no closed-form entropy; FPO uses no entropy bonus."""
+        return torch.zeros(self._params[1].shape[0], device=self._params[1].device)
+
+    def get_output_log_prob(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Zeros [B]: FPO replaces log-likelihoods with CFM losses, stored in ``output_distribution_params``."""
+        return outputs.new_zeros(outputs.shape[0])
+
+    def get_kl_divergence(self, old_params, new_params) -> torch.Tensor:
+        """Not defined for a flow policy; FPO uses a fixed learning rate schedule."""
+        raise NotImplementedError("FlowActor has no closed-form KL; use schedule='fixed'.")
+
+    def update_normalization(self, obs: TensorDict) -> None:
+        """Update the running observation statistics from a batch of observations."""
+        if self.obs_normalization:
+            self.obs_normalizer.update(torch.cat([obs[g] for g in self.obs_groups], dim=-1))
+
+    def reset(self, dones=None, hidden_state=None) -> None:
+        """No recurrent state."""
+
+    def get_hidden_state(self):
+        """No recurrent state."""
+        return None
+
+    def detach_hidden_state(self, dones=None) -> None:
+        """No recurrent state."""
+
+    def as_jit(self) -> nn.Module:
+        """TorchScript-ready zero-sampling policy: obs [B, O] -> actions [B, A]."""
+        return FlowPolicyModule(self, self.flow_steps)
+
+    def as_onnx(self, verbose: bool = False) -> nn.Module:
+        """ONNX-ready zero-sampling policy: obs [B, O] -> actions [B, A]."""
+        return FlowPolicyModule(self, self.flow_steps)
+
+
+class FlowPolicyModule(nn.Module):
+    """Standalone K-step policy (normalizer baked in): ``forward(obs [B, O], noise [B, A] = 0) -> actions [B, A]``."""
+
+    input_names = ["obs"]
+    output_names = ["actions"]
+
+    def __init__(self, actor: FlowActor, flow_steps: int) -> None:
+        super().__init__()
+        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
+        self.net = copy.deepcopy(actor.net)
+        self.flow_steps = flow_steps
+        self.obs_dim = actor.obs_dim
+        self.action_dim = actor.action_dim
+
+    def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        x0 = obs.new_zeros(obs.shape[0], self.action_dim) if noise is None else noise
+        return euler_sample(self.net, self.obs_normalizer(obs), x0, self.flow_steps)
+
+    def get_dummy_inputs(self) -> tuple[torch.Tensor]:
+        return (torch.zeros(1, self.obs_dim),)
+
+    @torch.jit.export
+    def reset(self) -> None:
+        """No recurrent state (legged_gym deploy scripts call it)."""

@@ -1,0 +1,149 @@
+"""``fpo-loco train``: build a task's env and configs, then run rsl_rl's runner with FPO or PPO.
+
+Run directory: ``logs/<task>/<timestamp>_<algo>[_<run_name>]/`` with ``config.yaml`` (the resolved env and
+train configs), tensorboard events and ``model_<iteration>.pt`` checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+import fpo_locomotion
+from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
+from fpo_locomotion.errors import CheckpointError, ConfigError
+from fpo_locomotion.runner import FpoRunner
+from fpo_locomotion.tasks import TaskSpec, get_task
+
+
+@dataclass
+class TrainArgs:
+    task: str
+    algo: str = "fpo"
+    num_envs: int | None = None
+    max_iterations: int | None = None
+    seed: int | None = None
+    logger: str | None = None
+    run_name: str = ""
+    resume: str | None = None
+    """A run directory or checkpoint to continue, or "latest" for the newest run of the task."""
+    device: str = "cpu"
+    config: str | None = None
+    overrides: tuple[str, ...] = ()
+    log_root: str = "logs"
+
+
+def resolve_configs(
+    task: str, config_file: str | None = None, overrides: tuple[str, ...] = ()
+) -> tuple[TaskSpec, Any, TrainConfig]:
+    """The task's default env and train configs with the YAML file, then ``--set`` pairs, applied in that order."""
+    spec = get_task(task)
+    env_cfg, train_cfg = spec.env_cfg(), spec.train_cfg()
+    for layer in ([load_yaml(config_file)] if config_file else []) + [parse_set_overrides(list(overrides))]:
+        unknown = set(layer) - {"env", "train"}
+        if unknown:
+            raise ConfigError(f"Unknown config section(s) {sorted(unknown)}: overrides start with 'env.' or 'train.'.")
+        apply_overrides(env_cfg, layer.get("env", {}), prefix="env.")
+        apply_overrides(train_cfg, layer.get("train", {}), prefix="train.")
+    return spec, env_cfg, train_cfg
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_env(spec: TaskSpec, env_cfg: Any, num_envs: int, device: str, seed: int):
+    if num_envs <= 0:
+        raise ConfigError(f"--num-envs must be a positive integer, got {num_envs}.")
+    return spec.make_env(env_cfg, num_envs=num_envs, device=device, seed=seed)
+
+
+def run_info(spec: TaskSpec, algo: str, env, env_cfg: Any, train_cfg: TrainConfig) -> dict:
+    """What a checkpoint records about its run (plain Python types only, so it loads with weights_only)."""
+    obs = env.get_observations()
+    return {
+        "task": spec.name,
+        "algo": algo,
+        "obs_dims": {k: int(v.shape[-1]) for k, v in obs.items()},
+        "num_actions": int(env.num_actions),
+        "env_cfg": dataclasses.asdict(env_cfg),
+        "train_cfg": dataclasses.asdict(train_cfg),
+        "version": fpo_locomotion.__version__,
+    }
+
+
+def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo: str, log_dir: str | None,
+                device: str) -> FpoRunner:
+    return FpoRunner(env, train_cfg.to_rsl_rl(algo), run_info(spec, algo, env, env_cfg, train_cfg),
+                     log_dir=log_dir, device=device)
+
+
+def latest_checkpoint(run_dir: str) -> str:
+    """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
+    checkpoints = glob.glob(os.path.join(run_dir, "model_*.pt"))
+    if not checkpoints:
+        raise CheckpointError(f"No model_*.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
+    return max(checkpoints, key=lambda p: int(re.findall(r"model_(\d+)\.pt$", p)[0]))
+
+
+def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> str:
+    """A checkpoint file from a file path, a run directory, or "latest" (newest run of ``task`` with a checkpoint)."""
+    if checkpoint == "latest":
+        runs = sorted(glob.glob(os.path.join(log_root, task, "*", "model_*.pt")), key=os.path.getmtime)
+        if not runs:
+            raise CheckpointError(f"No checkpoint under '{os.path.join(log_root, task)}'. Train the task first.")
+        return latest_checkpoint(os.path.dirname(runs[-1]))
+    if os.path.isdir(checkpoint):
+        return latest_checkpoint(checkpoint)
+    if not os.path.isfile(checkpoint):
+        raise CheckpointError(f"Checkpoint '{checkpoint}' does not exist (give a model_*.pt file, a run directory "
+                              "or 'latest').")
+    return checkpoint
+
+
+def train(args: TrainArgs) -> str:
+    """Train (or resume) and return the run directory."""
+    if args.algo not in ALGOS:
+        raise ConfigError(f"Unknown algorithm '{args.algo}'. Valid: {', '.join(ALGOS)}.")
+    spec, env_cfg, train_cfg = resolve_configs(args.task, args.config, args.overrides)
+    for key in ("max_iterations", "seed", "logger"):
+        if getattr(args, key) is not None:
+            apply_overrides(train_cfg.runner, {key: getattr(args, key)}, prefix="--")
+    if train_cfg.runner.logger not in ("tensorboard", "wandb"):
+        raise ConfigError(f"Unknown logger '{train_cfg.runner.logger}'. Valid: tensorboard, wandb.")
+
+    resume_path = resolve_checkpoint(args.resume, args.task, args.log_root) if args.resume else None
+    if resume_path:
+        log_dir = os.path.dirname(os.path.abspath(resume_path))
+    else:
+        name = "_".join(filter(None, [time.strftime("%Y-%m-%d_%H-%M-%S"), args.algo, args.run_name]))
+        log_dir = os.path.join(args.log_root, args.task, name)
+    os.makedirs(log_dir, exist_ok=True)
+
+    seed_everything(train_cfg.runner.seed)
+    num_envs = args.num_envs if args.num_envs is not None else spec.default_num_envs
+    env = make_env(spec, env_cfg, num_envs, args.device, train_cfg.runner.seed)
+    runner = make_runner(spec, env, env_cfg, train_cfg, args.algo, log_dir, args.device)
+    with open(os.path.join(log_dir, "config.yaml"), "w") as f:
+        yaml.safe_dump({"task": args.task, "algo": args.algo, "num_envs": num_envs,
+                        "env": dataclasses.asdict(env_cfg), "train": dataclasses.asdict(train_cfg)}, f, sort_keys=False)
+    if resume_path:
+        runner.load(resume_path)
+        print(f"Resumed from {resume_path} at iteration {runner.current_learning_iteration}.")
+    remaining = train_cfg.runner.max_iterations - runner.current_learning_iteration
+    if remaining > 0:
+        runner.learn(remaining, init_at_random_ep_len=True)
+    print(f"Run directory: {log_dir}")
+    return log_dir

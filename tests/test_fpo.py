@@ -1,0 +1,94 @@
+"""FPO algorithm: ratio == 1 and matching gradients at theta == theta_old, objectives, EMA."""
+
+import copy
+
+import pytest
+import torch
+
+from fpo_locomotion.algorithms.fpo import fpo_log_ratio, policy_objective
+from fpo_locomotion.train import make_env, make_runner, resolve_configs
+
+
+def collected_fpo(ratio: str, objective: str, **fpo):
+    """An FPO learner (rsl_rl runner construction) with one collected rollout of point-mass-joystick."""
+    torch.manual_seed(0)
+    sets = (f"train.fpo.ratio={ratio}", f"train.fpo.objective={objective}", "train.runner.num_steps_per_env=8",
+            *(f"train.fpo.{k}={v}" for k, v in fpo.items()))
+    spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
+    env = make_env(spec, env_cfg, 16, "cpu", 0)
+    alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+    obs = env.get_observations()
+    with torch.inference_mode():
+        for _ in range(8):
+            actions = alg.act(obs)
+            obs, rewards, dones, extras = env.step(actions)
+            alg.process_env_step(obs, rewards, dones, extras)
+        alg.compute_returns(obs)
+    return alg
+
+
+@pytest.mark.parametrize("ratio", ["mean", "per_sample"])
+@pytest.mark.parametrize("objective", ["ppo_clip", "aspo"])
+def test_ratio_is_one_and_gradient_is_policy_gradient_at_old_params(ratio, objective):
+    alg = collected_fpo(ratio, objective)
+    batch = next(alg.storage.mini_batch_generator(1, 1))
+    eps, tau, loss_old = batch.old_distribution_params
+    latent = alg.actor.get_latent(batch.observations)
+    loss_new = alg.actor.cfm_loss(latent, batch.actions, eps, tau)
+    log_ratio = fpo_log_ratio(loss_old, loss_new, ratio, 20.0, 5.0)
+    assert torch.allclose(log_ratio.exp(), torch.ones_like(log_ratio), atol=1e-5)
+
+    params = list(alg.actor.net.parameters())
+    clipped = -policy_objective(log_ratio.exp(), batch.advantages, alg.clip_param, objective).mean()
+    grads = torch.autograd.grad(clipped, params, retain_graph=True)
+    # At r = 1 neither the clip nor the SPO penalty is active: d r / d theta = d log r / d theta.
+    plain = -(batch.advantages * log_ratio).mean()
+    plain_grads = torch.autograd.grad(plain, params)
+    for g, p in zip(grads, plain_grads):
+        assert torch.allclose(g, p, atol=1e-6, rtol=1e-4)
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+def test_same_pairs_are_reused_across_epochs():
+    alg = collected_fpo("per_sample", "aspo")
+    stored = [p.clone() for p in alg.storage.distribution_params]
+    seen = [b.old_distribution_params for b in alg.storage.mini_batch_generator(2, 3)]
+    assert len(seen) == 6
+    flat = [p.flatten(0, 1) for p in stored]
+    for eps, tau, loss in seen:  # every minibatch's pairs are rows of the stored rollout tensors
+        assert all((row == flat[0]).all(-1).all(-1).any() for row in eps[:3])
+        assert all((row == flat[1]).all(-1).any() for row in tau[:3])
+
+
+def test_aspo_matches_ppo_clip_for_positive_and_penalizes_negative_advantages():
+    ratio = torch.tensor([[0.9, 1.0, 1.2]])
+    pos, neg = torch.tensor([[2.0]]), torch.tensor([[-2.0]])
+    assert torch.equal(policy_objective(ratio, pos, 0.05, "aspo"), policy_objective(ratio, pos, 0.05, "ppo_clip"))
+    spo = policy_objective(ratio, neg, 0.05, "aspo")
+    expected = -2.0 * ratio - 2.0 / 0.1 * (ratio - 1.0) ** 2
+    assert torch.allclose(spo, expected)
+    # the PPO clip has zero gradient for A < 0 and r < 1 - eps; SPO pulls r back towards 1
+    r = torch.tensor([[0.5]], requires_grad=True)
+    (g_clip,) = torch.autograd.grad(policy_objective(r, neg, 0.05, "ppo_clip").sum(), r)
+    (g_spo,) = torch.autograd.grad(policy_objective(r, neg, 0.05, "aspo").sum(), r)
+    assert g_clip.item() == 0.0 and g_spo.item() > 0.0
+
+
+def test_log_ratio_clamps_losses_and_ratio():
+    old, new = torch.tensor([[100.0, 1.0]]), torch.tensor([[0.0, 50.0]])
+    per_sample = fpo_log_ratio(old, new, "per_sample", loss_clamp=20.0, log_ratio_clamp=5.0)
+    assert per_sample.tolist() == [[5.0, -5.0]]
+    mean = fpo_log_ratio(old, new, "mean", loss_clamp=20.0, log_ratio_clamp=50.0)
+    assert mean.shape == (1, 1) and mean.item() == pytest.approx((20.0 + 1.0) / 2 - (0.0 + 20.0) / 2)
+
+
+def test_update_changes_actor_and_tracks_ema():
+    alg = collected_fpo("per_sample", "aspo", ema_decay=0.5, ema_start=1)
+    before = copy.deepcopy(alg.actor.state_dict())
+    stats = alg.update()
+    assert {"surrogate", "value", "cfm_loss", "ratio_mean", "ratio_std", "clip_fraction"} <= set(stats)
+    after = alg.actor.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    # before ema_start the EMA is a copy; after, it lags the trained weights
+    assert all(torch.equal(alg.ema_actor.state_dict()[k], after[k]) for k in after)
+    assert alg.get_policy() is alg.ema_actor
