@@ -5,10 +5,15 @@ base mass and PD gains). PD control runs inside MuJoCo at the physics rate: ever
 RobotSpec is driven by a position servo, ``torque = clip(kp (ctrl - q) - kd qdot, +-effort)``, with
 ``ctrl`` = the joint target, so a control step is one ``Batch.step(nstep=decimation)`` call.
 
-Measured on 2 cores (G1 12-DoF, standing): Batch ~= ``mujoco.rollout`` with one shared model and
-faster than rollout with per-env models or a Python loop over MjData; Batch also keeps each env's
-solver warm-start between control steps (rollout does not return it) and is bit-identical to a plain
-``mj_step`` loop at any thread count.
+Why Batch (G1 12-DoF standing, 4 substeps per control step, env-steps per CPU-second on one thread,
+64 / 256 envs): Batch 9.6k / 9.9k (the same with per-env friction, mass and gains); mujoco.rollout
+9.0k / 9.3k with one shared model, 7.7k / 7.9k with a list of per-env models; a Python loop over
+MjData 7.8k / 7.8k. Batch also keeps each env's solver warm-start between control steps (rollout
+drops it), writes per-env model fields in place (``expand``), resets and forwards subsets of envs,
+and is bit-identical to a plain ``mj_step`` loop at any thread count. Contact forces come from
+MuJoCo contact sensors computed inside the step (``cfrc_ext`` is not computed by ``mj_step`` unless
+a sensor needs it, and it is a spatial force about the centre of mass that also counts non-floor
+contacts).
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import mujoco
 import mujoco.batch
 import numpy as np
 import torch
-
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
 
 _REDUCE_NETFORCE = 3
@@ -38,11 +42,17 @@ def quat_apply_inverse(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
     return quat_apply(torch.cat([quat[..., :1], -quat[..., 1:]], dim=-1), vec)
 
 
+def _index_tensor(ids) -> torch.Tensor:
+    """Integer ids as an int64 tensor (for index_select / index_copy_)."""
+    return torch.as_tensor(np.asarray(ids), dtype=torch.long)
+
+
 def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:
     """The MJCF at ``cfg.model_path`` compiled with the backend's settings and contact sensors.
 
     - ``opt.timestep`` = ``cfg.physics_dt``;
-    - the actuator of each spec joint becomes a PD servo with the spec's Kp, Kd and effort limit;
+    - the actuator of each spec joint becomes a PD servo with the spec's Kp, Kd and effort limit (also the
+      joint's own actuator force range), so the RobotSpec is the single source of these figures;
     - per foot, a contact sensor ``fpo_foot_contact_<foot>`` (number of contacts with the world body's
       geoms, i.e. the floor, and their net force on the foot, world frame), and ``fpo_robot_contact``
       (number of contacts of the whole robot with the floor).
@@ -72,6 +82,8 @@ def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:
     model.actuator_forcelimited[act_ids] = 1
     model.actuator_forcerange[act_ids] = np.stack([-np.asarray(spec.effort_limit), spec.effort_limit], axis=1)
     model.actuator_ctrllimited[act_ids] = 0
+    joint_ids = [model.joint(name).id for name in spec.joint_names]
+    model.jnt_actfrcrange[joint_ids] = model.actuator_forcerange[act_ids]
     return model
 
 
@@ -105,42 +117,39 @@ class MujocoBackend(Backend):
         self.device = torch.device(device)
         self.control_dt = cfg.physics_dt * cfg.decimation
         self.model = compile_model(cfg, spec)
+        """The nominal model (every env starts from a copy; ``self.batch.get_model(i)`` is env i's)."""
         m = self.model
 
-        self._act = actuator_ids(m, spec)
+        self._act = _index_tensor(actuator_ids(m, spec))
         joints = [m.joint(name) for name in spec.joint_names]
-        self._qadr = np.array([j.qposadr[0] for j in joints])
-        self._vadr = np.array([j.dofadr[0] for j in joints])
+        self._qadr = _index_tensor([jnt.qposadr[0] for jnt in joints])
+        self._vadr = _index_tensor([jnt.dofadr[0] for jnt in joints])
         base = m.body(spec.base_body_name)
         root_joint = int(base.jntadr[0])
         if m.jnt_type[root_joint] != mujoco.mjtJoint.mjJNT_FREE:
             raise ValueError(f"base body {spec.base_body_name!r} needs a free joint")
         self._root_q = int(m.jnt_qposadr[root_joint])
         self._root_v = int(m.jnt_dofadr[root_joint])
-        self._feet = np.array([m.body(name).id for name in spec.foot_body_names])
+        self._feet = _index_tensor([m.body(name).id for name in spec.foot_body_names])
         foot_adr = [int(m.sensor(f"fpo_foot_contact_{name}").adr[0]) for name in spec.foot_body_names]
-        self._foot_found = np.array(foot_adr)
-        self._foot_force = np.array([[a + 1, a + 2, a + 3] for a in foot_adr])
+        self._foot_found = _index_tensor(foot_adr)  # data: found (1), then force (3)
+        self._foot_force = _index_tensor([a + k for a in foot_adr for k in (1, 2, 3)])
         self._robot_found = int(m.sensor("fpo_robot_contact").adr[0])
-        self._nominal_kp = torch.tensor(spec.kp, dtype=torch.float64)
-        self._nominal_kd = torch.tensor(spec.kd, dtype=torch.float64)
-        self._nominal_base_mass = float(m.body_mass[base.id])
+        self._nominal_kp = np.asarray(spec.kp, dtype=np.float64)
+        self._nominal_kd = np.asarray(spec.kd, dtype=np.float64)
         self._base_id = base.id
+        self._nominal_base_mass = float(m.body_mass[base.id])
 
         self.batch = mujoco.batch.Batch(m, num_envs, nthread=cfg.num_threads)
         """The simulations (advanced use: other MjData fields, ``get_model(env_id)``, ``get_data(env_id)``)."""
-        b = self.batch
-        # Live float64 arrays [N, ...], seen by torch without copies: qpos/qvel/ctrl are the state rows, the
-        # others are read-only outputs refreshed after every batch call (torch warns about read-only arrays;
-        # these tensors are only read).
-        self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
-        self._qpos_t = torch.from_numpy(self._qpos)
-        self._qvel_t = torch.from_numpy(self._qvel)
+        # Live float64 arrays [N, ...] of the batch seen as torch tensors without copies: qpos, qvel, ctrl
+        # are the state rows; the others are read-only outputs refreshed after every batch call (torch
+        # warns about read-only arrays; these tensors are only read).
+        self._qpos, self._qvel, self._ctrl = (torch.from_numpy(self.batch.bind(k)) for k in ("qpos", "qvel", "ctrl"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            self._force_t = torch.from_numpy(b.bind("actuator_force"))
-            self._xpos_t = torch.from_numpy(b.bind("xpos"))
-            self._sensor_t = torch.from_numpy(b.bind("sensordata"))
+            self._force, self._xpos, self._sensor = (
+                torch.from_numpy(self.batch.bind(k)) for k in ("actuator_force", "xpos", "sensordata"))
 
         n, j, f = num_envs, len(spec.joint_names), len(spec.foot_body_names)
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float32, device=self.device)  # noqa: E731
@@ -156,32 +165,31 @@ class MujocoBackend(Backend):
         self._render_data = None
 
         # Start every env standing still in the default pose.
-        ids = torch.arange(n)
-        self.reset(ids, torch.tensor([0.0, 0.0, spec.default_base_height]).repeat(n, 1),
+        self.reset(torch.arange(n), torch.tensor([0.0, 0.0, spec.default_base_height]).repeat(n, 1),
                    torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(n, 1), torch.zeros(n, 3), torch.zeros(n, 3),
                    torch.tensor(spec.default_joint_pos).repeat(n, 1), torch.zeros(n, j))
 
     def refresh(self) -> None:
         """Copy the simulation state into the float32 state tensors (done by ``step``, ``reset``, ``push``)."""
-        q, v = self._qpos_t, self._qvel_t
-        rq, rv = self._root_q, self._root_v
+        # index_select, not advanced indexing: the latter spreads these small gathers over torch's thread
+        # pool, which competes with the batch's threads (15 ms instead of 15 us at N=256 on 2 busy cores).
+        q, v, rq, rv, sensor = self._qpos, self._qvel, self._root_q, self._root_v, self._sensor
         self.root_pos.copy_(q[:, rq:rq + 3])
         self.root_quat.copy_(q[:, rq + 3:rq + 7])
         self.root_lin_vel_w.copy_(v[:, rv:rv + 3])
         self.root_ang_vel_b.copy_(v[:, rv + 3:rv + 6])  # a free joint's angular velocity is in its body frame
         self.root_lin_vel_b.copy_(quat_apply_inverse(self.root_quat, self.root_lin_vel_w))
         self.root_ang_vel_w.copy_(quat_apply(self.root_quat, self.root_ang_vel_b))
-        self.joint_pos.copy_(q[:, self._qadr])
-        self.joint_vel.copy_(v[:, self._vadr])
-        self.joint_torque.copy_(self._force_t[:, self._act])
-        self.foot_pos.copy_(self._xpos_t[:, self._feet])
-        s = self._sensor_t
-        self.foot_contact_force.copy_(s[:, self._foot_force])
-        self.base_contact.copy_(s[:, self._robot_found] > s[:, self._foot_found].sum(dim=1))
+        self.joint_pos.copy_(q.index_select(1, self._qadr))
+        self.joint_vel.copy_(v.index_select(1, self._vadr))
+        self.joint_torque.copy_(self._force.index_select(1, self._act))
+        self.foot_pos.copy_(self._xpos.index_select(1, self._feet))
+        self.foot_contact_force.copy_(sensor.index_select(1, self._foot_force).view(self.foot_contact_force.shape))
+        self.base_contact.copy_(sensor[:, self._robot_found] > sensor.index_select(1, self._foot_found).sum(dim=1))
 
     def step(self, joint_targets: torch.Tensor) -> None:
         """``decimation`` physics steps of every env with PD targets ``joint_targets`` [N, J]."""
-        self._ctrl[:, self._act] = joint_targets.detach().cpu().numpy()
+        self._ctrl.index_copy_(1, self._act, joint_targets.detach().to("cpu", torch.float64))
         self.batch.step(nstep=self.cfg.decimation)
         self.refresh()
 
@@ -193,20 +201,21 @@ class MujocoBackend(Backend):
         The envs' data restarts from the model defaults (time 0, no solver warm-start), the PD targets
         become ``joint_pos``, and ``mj_forward`` makes every state tensor describe the new state.
         """
-        ids = env_ids.cpu().numpy()
-        as64 = lambda x: x.detach().to("cpu", torch.float64)  # noqa: E731
-        quat = as64(root_quat)
-        ang_vel_b = quat_apply_inverse(quat, as64(root_ang_vel_w))
-        self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
-        rq, rv = self._root_q, self._root_v
-        self._qpos[ids, rq:rq + 3] = as64(root_pos).numpy()
-        self._qpos[ids, rq + 3:rq + 7] = quat.numpy()
-        self._qpos[ids[:, None], self._qadr] = as64(joint_pos).numpy()
-        self._qvel[ids, rv:rv + 3] = as64(root_lin_vel_w).numpy()
-        self._qvel[ids, rv + 3:rv + 6] = ang_vel_b.numpy()
-        self._qvel[ids[:, None], self._vadr] = as64(joint_vel).numpy()
-        self._ctrl[ids[:, None], self._act] = as64(joint_pos).numpy()
-        self.batch.forward(ids)
+        ids = env_ids.to("cpu", torch.long)
+        f64 = lambda x: x.detach().to("cpu", torch.float64)  # noqa: E731
+        quat, rq, rv = f64(root_quat), self._root_q, self._root_v
+        self.batch.reset(ids.numpy(), stage=mujoco.mjtStage.mjSTAGE_NONE)
+        qpos, qvel, ctrl = (x.index_select(0, ids) for x in (self._qpos, self._qvel, self._ctrl))
+        qpos[:, rq:rq + 3] = f64(root_pos)
+        qpos[:, rq + 3:rq + 7] = quat
+        qpos.index_copy_(1, self._qadr, f64(joint_pos))
+        qvel[:, rv:rv + 3] = f64(root_lin_vel_w)
+        qvel[:, rv + 3:rv + 6] = quat_apply_inverse(quat, f64(root_ang_vel_w))
+        qvel.index_copy_(1, self._vadr, f64(joint_vel))
+        ctrl.index_copy_(1, self._act, f64(joint_pos))
+        for rows, new in ((self._qpos, qpos), (self._qvel, qvel), (self._ctrl, ctrl)):
+            rows.index_copy_(0, ids, new)
+        self.batch.forward(ids.numpy())
         self.refresh()
 
     def set_friction(self, env_ids: torch.Tensor, friction: torch.Tensor) -> None:
@@ -216,23 +225,23 @@ class MujocoBackend(Backend):
     def set_base_mass_offset(self, env_ids: torch.Tensor, mass_offset: torch.Tensor) -> None:
         """Base body mass of envs ``env_ids`` [M] to nominal + ``mass_offset`` [M] kg (inertia unchanged)."""
         ids = env_ids.cpu().numpy()
-        self.batch.expand("body_mass")[ids, self._base_id] = self._nominal_base_mass + mass_offset.cpu().numpy()
-        self.batch.set_const(ids)
+        self.batch.expand("body_mass")[ids, self._base_id] = self._nominal_base_mass + mass_offset.cpu().double().numpy()
+        self.batch.set_const(ids)  # the masses' derived constants (subtree mass, inverse weights) follow
 
     def set_pd_gain_scale(self, env_ids: torch.Tensor, kp_scale: torch.Tensor, kd_scale: torch.Tensor) -> None:
         """Kp, Kd of envs ``env_ids`` [M] to nominal times ``kp_scale``, ``kd_scale`` [M, J]."""
-        ids = env_ids.cpu().numpy()[:, None]
-        kp = (self._nominal_kp * kp_scale.cpu()).numpy()
-        kd = (self._nominal_kd * kd_scale.cpu()).numpy()
-        self.batch.expand("actuator_gainprm")[ids, self._act, 0] = kp
+        rows, act = env_ids.cpu().numpy()[:, None], self._act.numpy()
+        kp = self._nominal_kp * kp_scale.cpu().numpy()
+        kd = self._nominal_kd * kd_scale.cpu().numpy()
+        self.batch.expand("actuator_gainprm")[rows, act, 0] = kp
         bias = self.batch.expand("actuator_biasprm")
-        bias[ids, self._act, 1] = -kp
-        bias[ids, self._act, 2] = -kd
+        bias[rows, act, 1] = -kp
+        bias[rows, act, 2] = -kd
 
     def push(self, env_ids: torch.Tensor, lin_vel_w: torch.Tensor) -> None:
         """Add ``lin_vel_w`` [M, 3] (world frame) to the base linear velocity of envs ``env_ids`` [M]."""
         rv = self._root_v
-        self._qvel[env_ids.cpu().numpy(), rv:rv + 3] += lin_vel_w.cpu().numpy()
+        self._qvel[:, rv:rv + 3].index_add_(0, env_ids.to("cpu", torch.long), lin_vel_w.detach().to("cpu", torch.float64))
         self.refresh()
 
     def render(self, env_id: int, width: int, height: int, camera_distance: float = 3.0) -> np.ndarray:

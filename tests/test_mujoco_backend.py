@@ -174,6 +174,18 @@ def test_randomization_changes_only_the_chosen_envs():
 
 
 def test_render_frame():
+    import mujoco
+
+    if mujoco.GLContext.__module__ == "mujoco.glfw" and not os.environ.get("DISPLAY"):
+        pytest.skip("mujoco was imported before MUJOCO_GL=egl was set and there is no display: "
+                    "set os.environ.setdefault('MUJOCO_GL', 'egl') at the top of tests/conftest.py")
     frame = make(1).render(0, width=64, height=48)
     assert frame.shape == (48, 64, 3) and frame.dtype.name == "uint8"
     assert frame.std() > 1.0
+
+
+def test_raw_physics_benchmark_runs():
+    from fpo_locomotion.bench.physics import raw_physics_steps_per_second
+
+    assert raw_physics_steps_per_second(str(G1_12DOF_MODEL_PATH), num_envs=4, num_threads=1, decimation=4,
+                                        seconds=0.05) > 0
