@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from fpo_locomotion.errors import UserError
@@ -43,7 +44,8 @@ def _cmd_bench(a: argparse.Namespace) -> None:
     if a.what == "learner":
         from fpo_locomotion.bench.learner import bench_learner
 
-        bench_learner(num_envs=a.num_envs[0] if a.num_envs else 4096, repeats=a.repeats)
+        bench_learner(num_envs=a.num_envs[0] if a.num_envs else 1024, num_steps=a.num_steps, epochs=a.epochs,
+                      repeats=a.repeats)
     else:
         raise UserError(f"Unknown benchmark '{a.what}'.")
 
@@ -80,12 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks: learner (FPO vs PPO update time)")
     b.add_argument("what", choices=["learner"])
     b.add_argument("--num-envs", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    b.add_argument("--num-steps", type=int, default=24, help="learner: rollout steps per env")
+    b.add_argument("--epochs", type=int, default=5, help="learner: learning epochs of both algorithms")
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=_cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless offscreen rendering unless the user chose otherwise
     args = build_parser().parse_args(argv)
     try:
         _import_user_modules(args.imports)

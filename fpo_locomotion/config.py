@@ -151,6 +151,8 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
             return None
     elif annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    elif annotation is float and isinstance(value, str) and _is_float(value):  # YAML reads "1e-4" as a string
+        return float(value)
     elif annotation is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     elif annotation in (bool, str) and isinstance(value, annotation):
@@ -163,6 +165,14 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
     elif annotation is Any:
         return value
     raise ConfigError(f"Config key '{key}': {value!r} is not of type {getattr(annotation, '__name__', annotation)}.")
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def apply_overrides(cfg: Any, overrides: dict[str, Any], prefix: str = "") -> None:

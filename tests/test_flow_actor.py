@@ -12,10 +12,21 @@ from fpo_locomotion.models.velocity_net import cfm_loss
 OBS_DIM, ACT_DIM = 5, 3
 
 
-def make_actor(**kwargs) -> FlowActor:
+def make_actor(trained_like: bool = True, **kwargs) -> FlowActor:
+    """A small actor; ``trained_like`` gives the (zero-initialized) output layer random weights."""
     torch.manual_seed(0)
     obs = TensorDict({"policy": torch.zeros(4, OBS_DIM)}, batch_size=[4])
-    return FlowActor(obs, {"actor": ["policy"]}, "actor", ACT_DIM, hidden_dims=[32, 32], **kwargs)
+    actor = FlowActor(obs, {"actor": ["policy"]}, "actor", ACT_DIM, hidden_dims=[32, 32], **kwargs)
+    if trained_like:
+        torch.nn.init.normal_(actor.net.trunk[-1].weight, std=0.3)
+    return actor
+
+
+def test_untrained_policy_is_standard_normal_noise():
+    actor = make_actor(trained_like=False)
+    actions = actor(obs_batch(4000), stochastic_output=True)
+    assert actions.mean(0).abs().max() < 0.06 and (actions.std(0) - 1).abs().max() < 0.06
+    assert torch.equal(actor(obs_batch(3)), torch.zeros(3, ACT_DIM))  # zero-sampling of the identity flow
 
 
 def obs_batch(n: int) -> TensorDict:

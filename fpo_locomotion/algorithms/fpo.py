@@ -95,9 +95,9 @@ class FPO(PPO):
 
     def update(self) -> dict[str, float]:
         """FPO epochs over the stored rollout; returns mean losses and ratio statistics."""
-        stats = {"surrogate": 0.0, "value": 0.0, "cfm_loss": 0.0, "ratio_mean": 0.0, "ratio_std": 0.0,
-                 "clip_fraction": 0.0, "skipped_steps": 0.0}
-        num_steps = 0
+        keys = ("surrogate", "value", "cfm_loss", "ratio_mean", "ratio_std", "clip_fraction")
+        sums = torch.zeros(len(keys), device=self.device)  # summed on device: no host sync per minibatch
+        num_steps, skipped = 0, 0
         for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
             eps, tau, loss_old = batch.old_distribution_params
             advantages = batch.advantages
@@ -114,10 +114,9 @@ class FPO(PPO):
             value_loss = self._value_loss(values, batch.values, batch.returns)
             loss = surrogate_loss + self.value_loss_coef * value_loss
 
-            num_steps += 1
             if not torch.isfinite(loss):
                 warnings.warn("FPO: non-finite loss, optimizer step skipped.", stacklevel=2)
-                stats["skipped_steps"] += 1
+                skipped += 1
                 continue
             self.optimizer.zero_grad()
             loss.backward()
@@ -127,21 +126,20 @@ class FPO(PPO):
             nn.utils.clip_grad_norm_(self.critic.parameters(), self.max_grad_norm)
             self.optimizer.step()
 
+            num_steps += 1
             with torch.no_grad():
-                stats["surrogate"] += surrogate_loss.item()
-                stats["value"] += value_loss.item()
-                stats["cfm_loss"] += loss_new.mean().item()
-                stats["ratio_mean"] += ratio.mean().item()
-                stats["ratio_std"] += ratio.std().item() if ratio.numel() > 1 else 0.0
-                stats["clip_fraction"] += ((ratio - 1.0).abs() > self.clip_param).float().mean().item()
+                clip_fraction = ((ratio - 1.0).abs() > self.clip_param).float().mean()
+                sums += torch.stack([surrogate_loss, value_loss, loss_new.mean(), ratio.mean(),
+                                     ratio.std(correction=0), clip_fraction])
 
         obs = self.storage.observations.flatten(0, 1)
         self.actor.update_normalization(obs)
         self.critic.update_normalization(obs)
         self.storage.clear()
         self._update_ema()
-        done = max(num_steps - int(stats["skipped_steps"]), 1)
-        return {k: (v if k == "skipped_steps" else v / done) for k, v in stats.items()}
+        stats = dict(zip(keys, (sums / max(num_steps, 1)).tolist()))
+        stats["skipped_steps"] = float(skipped)
+        return stats
 
     def _value_loss(self, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
         """PPO's (optionally clipped) value loss; values, old_values, returns are [B, 1]."""

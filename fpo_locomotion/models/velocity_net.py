@@ -38,8 +38,13 @@ class VelocityNet(nn.Module):
         layers: list[nn.Module] = [resolve_nn_activation(activation)]
         for d_in, d_out in zip(hidden_dims[:-1], hidden_dims[1:]):
             layers += [nn.Linear(d_in, d_out), resolve_nn_activation(activation)]
-        layers.append(nn.Linear(hidden_dims[-1], action_dim))
-        self.trunk = nn.Sequential(*layers)
+        output = nn.Linear(hidden_dims[-1], action_dim)
+        # Zero output layer: the untrained flow is the identity map, so the first policy is exactly N(0, I)
+        # (like a Gaussian actor with std 1), symmetric and unbiased. A random output layer shifts and skews
+        # the first samples towards one region, and on multimodal rewards that region's mode wins.
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
+        self.trunk = nn.Sequential(*layers, output)
 
     def project_obs(self, obs: torch.Tensor) -> torch.Tensor:
         """First-layer contribution of the (normalized) observation: [..., O] -> [..., H]."""
