@@ -40,14 +40,40 @@ def _cmd_viz_bandit(a: argparse.Namespace) -> None:
     viz_bandit(out=a.out, seeds=a.seeds, max_iterations=a.max_iterations)
 
 
+def _cmd_export(a: argparse.Namespace) -> None:
+    from fpo_locomotion.export import run_export
+
+    run_export(a.checkpoint, out_dir=a.out, task=a.task, flow_steps=a.flow_steps, use_ema=not a.no_ema,
+               log_root=a.log_root)
+
+
+def _cmd_sim2sim(a: argparse.Namespace) -> None:
+    from fpo_locomotion.sim2sim import run_sim2sim  # onnxruntime + numpy + mujoco only: keep torch out of this path
+
+    run_sim2sim(a.policy, commands=a.commands, duration=a.duration, video=a.video)
+
+
+def _cmd_play(a: argparse.Namespace) -> None:
+    from fpo_locomotion.play import play
+
+    play(a.checkpoint, a.task, commands=a.commands, duration=a.duration, video=a.video, num_envs=a.num_envs,
+         render=not a.no_video, viewer=a.viewer, log_root=a.log_root, fps=a.fps)
+
+
 def _cmd_bench(a: argparse.Namespace) -> None:
     if a.what == "learner":
         from fpo_locomotion.bench.learner import bench_learner
 
         bench_learner(num_envs=a.num_envs[0] if a.num_envs else 1024, num_steps=a.num_steps, epochs=a.epochs,
                       repeats=a.repeats)
+    elif a.what == "env":
+        from fpo_locomotion.bench.env import bench_env
+
+        bench_env(task=a.task, num_envs_list=tuple(a.num_envs or (64, 256)))
     else:
-        raise UserError(f"Unknown benchmark '{a.what}'.")
+        from fpo_locomotion.bench.inference import bench_inference
+
+        bench_inference(ks=tuple(a.ks))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,15 +99,52 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log-root", default="logs")
     t.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("play", help="run a checkpoint on the task's Play variant: video, velocity plot, JSON summary")
+    p.add_argument("--task", required=True)
+    p.add_argument("--checkpoint", required=True, metavar="CHECKPOINT|RUN_DIR|latest")
+    p.add_argument("--commands", default=None, metavar="VX,VY,WZ;...",
+                   help="command segments (default: the Play variant's schedule)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per command segment (default 4 with --commands)")
+    p.add_argument("--video", default=None, metavar="OUT.mp4",
+                   help="default <run dir>/play/<checkpoint>.mp4; the plot and summary are written beside it")
+    p.add_argument("--no-video", action="store_true", help="skip rendering (plot and summary only)")
+    p.add_argument("--fps", type=float, default=25.0, help="video frame rate (rendering is the slow part on a CPU)")
+    p.add_argument("--num-envs", type=int, default=1)
+    p.add_argument("--viewer", action="store_true", help="MuJoCo's interactive viewer on env 0 (needs a display)")
+    p.add_argument("--log-root", default="logs")
+    p.set_defaults(func=_cmd_play)
+
+    e = sub.add_parser("export", help="export an FPO checkpoint to ONNX (policy, denoiser) and TorchScript with metadata")
+    e.add_argument("checkpoint", metavar="CHECKPOINT|RUN_DIR|latest")
+    e.add_argument("--task", default=None, help="with 'latest': the task whose newest run to export")
+    e.add_argument("--out", default=None, metavar="DIR", help="default <run dir>/exported")
+    e.add_argument("--flow-steps", type=int, default=None, help="K of the exported sampler (default: the training K)")
+    e.add_argument("--no-ema", action="store_true", help="export the trained actor instead of its EMA")
+    e.add_argument("--log-root", default="logs")
+    e.set_defaults(func=_cmd_export)
+
+    s = sub.add_parser("sim2sim", help="run an exported policy.onnx in MuJoCo with onnxruntime only (no torch)")
+    s.add_argument("policy", metavar="DIR/policy.onnx", help="the exported policy (or its folder)")
+    s.add_argument("--commands", default=None, metavar="VX,VY,WZ;...",
+                   help="command segments (default: stand, walk 0.5 and 1.0, side-step, turn, back)")
+    s.add_argument("--duration", type=float, default=3.0, help="seconds per command segment")
+    s.add_argument("--video", default=None, metavar="OUT.mp4")
+    s.set_defaults(func=_cmd_sim2sim)
+
     v = sub.add_parser("viz-bandit", help="train FPO and PPO on bandit-multimodal and plot their action samples")
     v.add_argument("--out", default="docs/bandit_modes.png")
     v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     v.add_argument("--max-iterations", type=int, default=None)
     v.set_defaults(func=_cmd_viz_bandit)
 
-    b = sub.add_parser("bench", help="benchmarks: learner (FPO vs PPO update time)")
-    b.add_argument("what", choices=["learner"])
-    b.add_argument("--num-envs", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    b = sub.add_parser("bench", help="benchmarks: learner (FPO vs PPO update), env (full env vs raw physics), "
+                       "inference (ONNX latency per K)")
+    b.add_argument("what", choices=["learner", "env", "inference"])
+    b.add_argument("--task", default="G1-Flat", help="env: the task to time")
+    b.add_argument("--num-envs", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                   help="learner: batch envs (default 1024); env: comma-separated sizes (default 64,256)")
+    b.add_argument("--ks", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16, 32, 64],
+                   help="inference: flow steps K to time")
     b.add_argument("--num-steps", type=int, default=24, help="learner: rollout steps per env")
     b.add_argument("--epochs", type=int, default=5, help="learner: learning epochs of both algorithms")
     b.add_argument("--repeats", type=int, default=3)

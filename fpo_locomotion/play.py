@@ -1,0 +1,327 @@
+"""``fpo-loco play``: look at a checkpoint: a video, a velocity plot and a JSON summary, headless.
+
+The checkpoint's policy (the EMA actor where the checkpoint has one; zero-sampling for a flow policy, the
+mean for a Gaussian one) runs the task's Play variant (``G1-Flat`` -> ``G1-Flat-Play``: no observation
+noise, no randomization, no pushes) on the CPU MuJoCo backend. The env config is the checkpoint's own
+(action scale, gait, physics as trained) with the Play variant's changes on top; the commands follow a
+schedule of segments (``--commands "vx,vy,wz;..."``, ``--duration`` seconds each; by default the Play
+variant's schedule), set through the task's ``commands.schedule`` and restarted at each episode start.
+
+Outputs (next to ``--video``, default ``<run dir>/play/<checkpoint>.mp4``):
+- ``<name>.mp4``: env 0, camera following the pelvis (offscreen rendering, ``MUJOCO_GL=egl``);
+- ``<name>_velocity.png``: commanded vs measured base velocity (vx, vy, yaw rate; base frame) of env 0;
+- ``<name>_summary.json``: per command segment (all envs, after ``settle_s``) the mean measured velocity
+  and tracking errors, falls, and the mean episode length.
+
+Without a display, rendering needs EGL (``libegl1``, ``libgl1-mesa-dri`` on Debian/Ubuntu; the NVIDIA driver
+on a GPU machine); ``MUJOCO_GL=osmesa`` (``libosmesa6``) is the slower fallback; ``--no-video`` skips it.
+``--viewer`` opens MuJoCo's interactive viewer on env 0 instead (needs a display).
+"""
+
+from __future__ import annotations
+
+import os
+
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede the first `import mujoco`
+
+import contextlib
+import dataclasses
+import io
+import json
+import time
+
+import numpy as np
+import torch
+
+from fpo_locomotion.config import TrainConfig, apply_overrides
+from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
+from fpo_locomotion.runner import load_checkpoint
+from fpo_locomotion.sim2sim import FrameRecorder, parse_commands, print_segments, segment_summary, write_video
+
+PLAY_SUFFIX = "-Play"
+
+
+def play_task_names(task: str) -> tuple[str, str]:
+    """(training task, Play variant) for ``task`` given as either ("G1-Flat" or "G1-Flat-Play")."""
+    from fpo_locomotion.tasks import get_task, task_names
+
+    train_name = task[: -len(PLAY_SUFFIX)] if task.endswith(PLAY_SUFFIX) else task
+    get_task(train_name)  # a clear error for an unknown task
+    play_name = train_name + PLAY_SUFFIX
+    return train_name, play_name if play_name in task_names() else train_name
+
+
+def _changed_fields(new, old) -> dict:
+    """Nested dict of the dataclass fields of ``new`` whose value differs from ``old`` (same type)."""
+    changed = {}
+    for f in dataclasses.fields(new):
+        a, b = getattr(new, f.name), getattr(old, f.name)
+        if dataclasses.is_dataclass(a):
+            sub = _changed_fields(a, b)
+            if sub:
+                changed[f.name] = sub
+        elif a != b:
+            changed[f.name] = a
+    return changed
+
+
+def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list[list[float]] | None):
+    """The checkpoint's env config with the Play variant's changes, the CPU backend, ``schedule`` rows
+    [duration_s, vx, vy, wz] (None: the Play variant's), and episodes long enough for one pass of it."""
+    from fpo_locomotion.tasks import get_task
+
+    train_default, play_default = get_task(train_name).env_cfg(), get_task(play_name).env_cfg()
+    cfg = get_task(train_name).env_cfg()
+    try:
+        apply_overrides(cfg, infos["env_cfg"], prefix="env.")
+    except ConfigError as e:
+        raise CheckpointError(f"The checkpoint's env config no longer fits task '{train_name}' ({e}).") from None
+    apply_overrides(cfg, _changed_fields(play_default, train_default), prefix="env.")
+    if not hasattr(cfg, "commands") or not hasattr(cfg.commands, "schedule"):
+        raise UserError(f"Task '{train_name}' has no command schedule (env.commands.schedule); play runs locomotion "
+                        "tasks such as G1-Flat.")
+    if schedule is not None:
+        cfg.commands.schedule = [list(row) for row in schedule]
+    if not cfg.commands.schedule:
+        raise UserError(f"Task '{play_name}' has no default command schedule; pass --commands.")
+    total = sum(row[0] for row in cfg.commands.schedule)
+    cfg.episode_length_s = max(cfg.episode_length_s, total + 1.0)
+    if hasattr(cfg, "backend"):
+        cfg.backend = "mujoco"
+    return cfg
+
+
+def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[float]] | None, seed: int = 0):
+    """(env, policy, loaded checkpoint dict): the Play env and the checkpoint's inference policy on the CPU.
+
+    Raises CheckpointError for a checkpoint of another task or one whose observation/action layout differs.
+    """
+    from fpo_locomotion.tasks import get_task
+    from fpo_locomotion.train import make_env, make_runner
+
+    loaded = load_checkpoint(checkpoint)
+    infos = loaded["infos"]
+    train_name, play_name = play_task_names(task)
+    if infos.get("task") not in (train_name, play_name):
+        raise CheckpointError(f"Checkpoint '{checkpoint}' was trained on task '{infos.get('task')}', not "
+                              f"'{train_name}'. Pass --task {infos.get('task')} or a checkpoint of {train_name}.")
+    env_cfg = play_env_config(infos, train_name, play_name, schedule)
+    env = make_env(get_task(play_name), env_cfg, num_envs, "cpu", seed)
+    train_cfg = TrainConfig()
+    apply_overrides(train_cfg, infos["train_cfg"], prefix="train.")
+    spec = get_task(infos["task"])
+    with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
+        runner = make_runner(spec, env, env_cfg, train_cfg, infos["algo"], None, "cpu")
+    runner.load(checkpoint)  # checks task, algo, observation and action dims
+    return env, runner.get_inference_policy("cpu"), loaded
+
+
+def _command_slice(env) -> tuple[slice, np.ndarray]:
+    """Where the "command" term sits in the policy observation, and its scale [3]."""
+    start = 0
+    for term in env.deploy_metadata()["observation_terms"]:
+        if term["name"] == "command":
+            return slice(start, start + term["size"]), np.broadcast_to(np.asarray(term["scale"], np.float64), term["size"])
+        start += term["size"]
+    raise UserError("The task's policy observation has no 'command' term; play needs one to plot tracking.")
+
+
+def plot_velocity(path: str, t: np.ndarray, commanded: np.ndarray, measured: np.ndarray, falls: list[float],
+                  boundaries: list[float], title: str) -> None:
+    """Three panels (vx, vy, yaw rate): commanded (dashed) vs measured over time ``t`` [T]; falls as red lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 7), sharex=True)
+    labels = ["vx (m/s)", "vy (m/s)", "yaw rate (rad/s)"]
+    for i, ax in enumerate(axes):
+        ax.plot(t, measured[:, i], color="tab:blue", lw=1.0, label="measured")
+        ax.plot(t, commanded[:, i], color="black", ls="--", lw=1.2, label="commanded")
+        for b in boundaries:
+            ax.axvline(b, color="0.8", lw=0.8, zorder=0)
+        for k, f in enumerate(falls):
+            ax.axvline(f, color="tab:red", lw=1.2, label="fall" if k == 0 else None)
+        ax.set_ylabel(labels[i])
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper right", ncol=3, fontsize=8)
+    axes[0].set_title(title, fontsize=10)
+    axes[-1].set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def play(checkpoint: str, task: str, commands: str | None = None, duration: float | None = None,
+         video: str | None = None, num_envs: int = 1, render: bool = True, viewer: bool = False,
+         log_root: str = "logs", fps: float = 25.0, width: int = 640, height: int = 480, settle_s: float = 1.0,
+         seed: int = 0) -> dict:
+    """Run a checkpoint on the Play variant of ``task`` for one pass of the command schedule; returns the summary.
+
+    ``commands``: "vx,vy,wz;..." segments of ``duration`` s each (default: the Play variant's schedule, whose
+    segment durations ``duration`` replaces if given). ``checkpoint``: a file, a run directory or "latest".
+    """
+    from fpo_locomotion.train import resolve_checkpoint
+
+    torch.set_num_threads(1)  # batch-1 policy: more threads only compete with the physics threads
+    if viewer and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("--viewer needs a display; without one, play writes a video (MUJOCO_GL=egl).")
+    if num_envs < 1:
+        raise ConfigError(f"--num-envs must be a positive integer, got {num_envs}.")
+    if duration is not None and not duration > 0:
+        raise ConfigError(f"--duration must be positive (seconds per command), got {duration}.")
+    if not fps > 0:
+        raise ConfigError(f"--fps must be positive, got {fps}.")
+    train_name, _ = play_task_names(task)
+    path = resolve_checkpoint(checkpoint, train_name, log_root)
+    schedule = None
+    if commands:
+        schedule = [[duration or 4.0, *c] for c in parse_commands(commands)]
+    elif duration is not None:
+        from fpo_locomotion.tasks import get_task
+
+        schedule = [[duration, *row[1:]] for row in get_task(play_task_names(task)[1]).env_cfg().commands.schedule]
+    env, policy, loaded = load_policy(path, task, num_envs, schedule, seed)
+    rows = np.array(env.cfg.commands.schedule, dtype=np.float64)  # [S, 4]
+    ends = np.cumsum(rows[:, 0])
+    dt = env.backend.control_dt
+    steps = int(round(ends[-1] / dt))
+    cmd_slice, cmd_scale = _command_slice(env)
+
+    video_path = video or os.path.join(os.path.dirname(os.path.abspath(path)), "play",
+                                       os.path.splitext(os.path.basename(path))[0] + ".mp4")
+    stem = os.path.splitext(video_path)[0]
+    os.makedirs(os.path.dirname(os.path.abspath(video_path)), exist_ok=True)
+    scene = _EnvZeroScene(env, viewer=viewer, render=render and not viewer, width=width, height=height)
+    frame_every = max(1, round(1.0 / (fps * dt)))
+
+    ep_step = np.zeros(num_envs, dtype=np.int64)  # per-env steps since the episode start
+    commanded, measured, segment, settled = [], [], [], []
+    episode_lengths, falls_env0 = [], []
+    falls_per_segment = np.zeros(len(rows), dtype=np.int64)
+    obs = env.get_observations()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for n in range(steps):
+            t_ep = (ep_step * dt) % ends[-1]
+            seg = np.searchsorted(ends, t_ep, side="right")
+            seg_start = np.concatenate([[0.0], ends])[seg]
+            commanded.append(obs["policy"][:, cmd_slice].numpy() / cmd_scale)
+            obs, _, dones, extras = env.step(policy(obs))
+            measured.append(torch.cat([env.backend.root_lin_vel_b[:, :2], env.backend.root_ang_vel_b[:, 2:]], 1).numpy())
+            segment.append(seg)
+            settled.append(t_ep - seg_start >= settle_s - 1e-9)
+            ep_step += 1
+            done = dones.numpy().astype(bool)
+            fell = done & ~extras["time_outs"].numpy().astype(bool)
+            np.add.at(falls_per_segment, seg[fell], 1)
+            if fell[0]:
+                falls_env0.append((n + 1) * dt)
+            episode_lengths += list(ep_step[done] * dt)
+            ep_step[done] = 0
+            if n % frame_every == 0 or viewer:
+                scene.update()
+    episode_lengths += list(ep_step[ep_step > 0] * dt)  # episodes still running at the end
+    wall = time.perf_counter() - start
+    scene.close(video_path, fps=1.0 / (frame_every * dt))
+
+    commanded, measured = np.stack(commanded), np.stack(measured)  # [T, N, 3]
+    segment, settled = np.stack(segment), np.stack(settled)        # [T, N]
+    segments = []
+    for s in range(len(rows)):
+        mask = (segment == s) & settled
+        if not mask.any():
+            mask = segment == s
+        summary = segment_summary(rows[s, 1:], measured[mask], int(falls_per_segment[s]), 0)
+        summary["duration_s"] = float(rows[s, 0])
+        segments.append(summary)
+    t = dt * np.arange(1, steps + 1)
+    plot_path = f"{stem}_velocity.png"
+    infos = loaded["infos"]
+    weights = "ema" if "ema_actor_state_dict" in loaded else "actor"
+    title = (f"{infos['task']} {infos['algo'].upper()} ({weights} weights), {os.path.basename(path)}, env 0: "
+             "commanded vs measured base velocity")
+    plot_velocity(plot_path, t, commanded[:, 0], measured[:, 0], falls_env0, list(ends[:-1]), title)
+    result = {
+        "checkpoint": os.path.abspath(path),
+        "task": infos["task"],
+        "play_task": play_task_names(task)[1],
+        "algo": infos["algo"],
+        "weights": weights if infos["algo"] == "fpo" else "actor",
+        "num_envs": num_envs,
+        "duration_s": steps * dt,
+        "settle_s": settle_s,
+        "segments": segments,
+        "falls": int(falls_per_segment.sum()),
+        "episodes": len(episode_lengths),
+        "mean_episode_length_s": float(np.mean(episode_lengths)),
+        "video": os.path.abspath(video_path) if scene.wrote_video else None,
+        "plot": os.path.abspath(plot_path),
+        "wall_s": wall,
+    }
+    summary_path = f"{stem}_summary.json"
+    result["summary"] = os.path.abspath(summary_path)
+    with open(summary_path, "w") as f:
+        json.dump(result, f, indent=2)
+    print_segments(segments, f"play {path} on {result['play_task']} ({num_envs} env(s), {result['duration_s']:g} s, "
+                             f"errors after {settle_s:g} s of each segment):")
+    print(f"  falls: {result['falls']}; mean episode length {result['mean_episode_length_s']:.1f} s over "
+          f"{result['episodes']} episode(s)")
+    for key in ("video", "plot", "summary"):
+        if result[key]:
+            print(f"  {key}: {result[key]}")
+    return result
+
+
+class _EnvZeroScene:
+    """Env 0 of a MuJoCo-backend env, shown in the interactive viewer or recorded as video frames."""
+
+    def __init__(self, env, viewer: bool, render: bool, width: int, height: int):
+        import mujoco
+
+        self.frames: list[np.ndarray] = []
+        self.wrote_video = False
+        self.viewer = self.recorder = None
+        if not (viewer or render):
+            return
+        self.backend = env.backend
+        if not hasattr(self.backend, "batch"):
+            raise UserError("Rendering needs the CPU MuJoCo backend.")
+        self.model = self.backend.batch.get_model(0)
+        self.data = mujoco.MjData(self.model)
+        self.base_id = self.model.body(self.backend.spec.base_body_name).id
+        self._mujoco = mujoco
+        self._sync()
+        if viewer:
+            import mujoco.viewer
+
+            self.viewer = mujoco.viewer.launch_passive(self.model, self.data)
+            self._next = time.perf_counter()
+        else:
+            self.recorder = FrameRecorder(self.model, width, height)
+
+    def _sync(self) -> None:
+        self.backend.batch.get_data(0, self.data)
+        self._mujoco.mj_forward(self.model, self.data)
+
+    def update(self) -> None:
+        if self.viewer is not None:
+            if not self.viewer.is_running():
+                return
+            self._sync()
+            self.viewer.sync()
+            self._next += self.backend.control_dt  # real time
+            time.sleep(max(0.0, self._next - time.perf_counter()))
+        elif self.recorder is not None:
+            self._sync()
+            self.frames.append(self.recorder.frame(self.data, self.data.xpos[self.base_id]))
+
+    def close(self, video_path: str, fps: float) -> None:
+        if self.viewer is not None:
+            self.viewer.close()
+        if self.recorder is not None:
+            self.recorder.close()
+            write_video(video_path, self.frames, fps)
+            self.wrote_video = True

@@ -1,0 +1,411 @@
+"""``fpo-loco sim2sim``: run an exported ``policy.onnx`` in MuJoCo with onnxruntime and numpy only (no torch).
+
+Everything comes from the ONNX file's metadata (written by ``fpo-loco export``), as a robot-side program
+would have it: the MJCF (``model``, inside ``fpo_locomotion/resources``), joint names in action order, the
+default pose, Kp/Kd/effort limits (set on the MJCF's position actuators), physics dt and decimation, and
+the ordered observation terms, each built here from raw simulator values by a small numpy table
+(``OBSERVATION_TERMS``) and multiplied by its scale. One control step: observation -> ``actions`` ->
+joint targets ``q* = default + action_scale * a`` as ``ctrl`` -> ``decimation`` physics steps.
+
+Commands run as segments of ``duration`` seconds each. Per segment it reports the mean measured base
+velocity (base frame), the tracking errors after a settling time, and falls. A fall (base below half its
+start height, or tilted more than 1 rad) puts the robot back at its start pose and restarts its episode
+clock (gait phase, last action).
+
+Nothing on this path may import torch: only ``fpo_locomotion.errors`` of this package is imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede the first `import mujoco`
+
+import importlib.resources
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import onnxruntime as ort
+
+from fpo_locomotion.errors import UserError
+
+REQUIRED_METADATA = ("task", "joint_names", "default_joint_pos", "kp", "kd", "effort_limit", "action_scale",
+                     "control_dt", "physics_dt", "decimation", "observation_terms", "command_names",
+                     "command_ranges", "gait_period", "model", "obs_dim", "action_dim", "flow_steps", "noise_init")
+DEFAULT_COMMANDS = [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 1.0), (-0.5, 0.0, 0.0)]
+"""Stand, forward slow and fast, sideways, turn in place, backwards (as G1-Flat-Play)."""
+FALL_HEIGHT_FRACTION = 0.5
+FALL_TILT_RAD = 1.0
+
+
+# ---------------------------------------------------------------------------------------------- metadata
+def read_metadata(onnx_path: str) -> dict:
+    """The JSON-decoded ``metadata_props`` of an exported policy; UserError if it is not one of ours."""
+    session = load_session(onnx_path)
+    return _decode_metadata(session, onnx_path)
+
+
+def load_session(onnx_path: str, threads: int = 1) -> ort.InferenceSession:
+    """An onnxruntime CPU session (``threads`` intra/inter-op threads) with a clear error for a bad file.
+
+    An export folder stands for its ``policy.onnx``.
+    """
+    if os.path.isdir(onnx_path):
+        onnx_path = os.path.join(onnx_path, "policy.onnx")
+    if not os.path.isfile(onnx_path):
+        raise UserError(f"'{onnx_path}' does not exist. Export a policy first: fpo-loco export CHECKPOINT.")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    try:
+        return ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for garbled files
+        raise UserError(f"'{onnx_path}' is not a readable ONNX model ({type(e).__name__}); "
+                        "pass the policy.onnx written by 'fpo-loco export'.") from None
+
+
+def _decode_metadata(session: ort.InferenceSession, onnx_path: str) -> dict:
+    props = session.get_modelmeta().custom_metadata_map
+    try:
+        metadata = {key: json.loads(value) for key, value in props.items()}
+    except json.JSONDecodeError:
+        metadata = {}
+    missing = [key for key in REQUIRED_METADATA if key not in metadata]
+    if missing:
+        if "obs_dim" in metadata:  # our export of a task without a robot (e.g. the toy tasks)
+            raise UserError(f"'{onnx_path}' was exported from task '{metadata.get('task')}', which describes no robot "
+                            f"(missing {', '.join(missing)}); sim2sim runs locomotion tasks such as G1-Flat.")
+        raise UserError(f"'{onnx_path}' has no fpo-locomotion deploy metadata (missing {', '.join(missing)}). "
+                        "Use a policy.onnx written by 'fpo-loco export'.")
+    if [i.name for i in session.get_inputs()] != ["obs"] or [o.name for o in session.get_outputs()] != ["actions"]:
+        raise UserError(f"'{onnx_path}' is not a deterministic policy graph (inputs "
+                        f"{[i.name for i in session.get_inputs()]}); pass the policy.onnx of the export folder.")
+    return metadata
+
+
+def model_path(metadata: dict) -> Path:
+    """The MJCF named by ``metadata["model"]``: relative to the installed ``fpo_locomotion/resources``, or absolute."""
+    path = Path(metadata["model"])
+    if not path.is_absolute():
+        path = Path(str(importlib.resources.files("fpo_locomotion.resources"))).joinpath(path)
+    if not path.is_file():
+        raise UserError(f"The policy's robot model '{metadata['model']}' is not in this installation ({path}).")
+    return path
+
+
+def parse_commands(text: str | None) -> list[tuple[float, float, float]]:
+    """``"vx,vy,wz;vx,vy,wz"`` -> [(vx, vy, wz), ...] (``DEFAULT_COMMANDS`` for None or empty)."""
+    if not text:
+        return list(DEFAULT_COMMANDS)
+    commands = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        try:
+            values = tuple(float(x) for x in part.split(","))
+        except ValueError:
+            values = ()
+        if len(values) != 3 or not all(math.isfinite(v) for v in values):
+            raise UserError(f"--commands: '{part.strip()}' is not 'vx,vy,wz' (three numbers); "
+                            "segments are separated by ';', e.g. \"0,0,0;0.5,0,0\".")
+        commands.append(values)
+    if not commands:
+        raise UserError("--commands has no segment; give e.g. \"0,0,0;0.5,0,0\".")
+    return commands
+
+
+# ---------------------------------------------------------------------------------------------- numpy robot
+def quat_rotate_inverse(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """``vec`` [3] rotated by the inverse of the unit quaternion ``quat`` (w, x, y, z): world -> body frame."""
+    w, xyz = quat[0], -quat[1:]
+    t = 2.0 * np.cross(xyz, vec)
+    return vec + w * t + np.cross(xyz, t)
+
+
+@dataclass
+class RobotState:
+    """Raw values the observation terms read, for one robot at one control step (float64 arrays)."""
+
+    ang_vel_b: np.ndarray          # [3] base angular velocity, base frame
+    gravity_b: np.ndarray          # [3] unit gravity direction, base frame
+    command: np.ndarray            # [3] vx, vy, yaw rate
+    joint_pos: np.ndarray          # [J] action order
+    default_joint_pos: np.ndarray  # [J]
+    joint_vel: np.ndarray          # [J]
+    last_action: np.ndarray        # [J] raw policy output of the last step (0 at an episode start)
+    episode_time: float            # s since the episode start
+    gait_period: float | None
+
+
+def _gait_phase(s: RobotState) -> np.ndarray:
+    if s.gait_period is None:
+        raise UserError("The policy observes 'gait_phase' but its metadata has no gait_period.")
+    angle = 2.0 * math.pi * (math.fmod(s.episode_time, s.gait_period) / s.gait_period)
+    return np.array([math.sin(angle), math.cos(angle)])
+
+
+OBSERVATION_TERMS: dict[str, Callable[[RobotState], np.ndarray]] = {
+    "base_ang_vel": lambda s: s.ang_vel_b,                     # rad/s, base frame
+    "projected_gravity": lambda s: s.gravity_b,                # unit gravity direction, base frame
+    "command": lambda s: s.command,                            # vx, vy (m/s), yaw rate (rad/s)
+    "joint_pos": lambda s: s.joint_pos - s.default_joint_pos,  # rad, action order
+    "joint_vel": lambda s: s.joint_vel,                        # rad/s
+    "last_action": lambda s: s.last_action,                    # raw policy output of the last step
+    "gait_phase": _gait_phase,                                 # sin, cos of 2 pi (t mod period) / period
+}
+"""Observation term name -> raw value [size] (the metadata's scale is applied after)."""
+
+
+class MujocoRobot:
+    """The exported policy's robot in MuJoCo (one ``MjData``), stepped at the control rate."""
+
+    def __init__(self, metadata: dict):
+        self.meta = metadata
+        self.model = model = mujoco.MjModel.from_xml_path(str(model_path(metadata)))
+        model.opt.timestep = metadata["physics_dt"]
+        self.decimation = int(metadata["decimation"])
+        self.control_dt = float(metadata["control_dt"])
+        names = metadata["joint_names"]
+        try:
+            joints = [model.joint(name) for name in names]
+        except KeyError as e:
+            raise UserError(f"The robot model has no joint {e} named in the policy's metadata.") from None
+        self.qadr = np.array([j.qposadr[0] for j in joints])
+        self.vadr = np.array([j.dofadr[0] for j in joints])
+        self.act = np.array([self._actuator(model, j.id, name) for j, name in zip(joints, names)])
+        kp, kd, effort = (np.asarray(metadata[k], dtype=np.float64) for k in ("kp", "kd", "effort_limit"))
+        model.actuator_gaintype[self.act] = mujoco.mjtGain.mjGAIN_FIXED
+        model.actuator_biastype[self.act] = mujoco.mjtBias.mjBIAS_AFFINE
+        model.actuator_gainprm[self.act] = 0.0
+        model.actuator_biasprm[self.act] = 0.0
+        model.actuator_gainprm[self.act, 0] = kp
+        model.actuator_biasprm[self.act, 1] = -kp
+        model.actuator_biasprm[self.act, 2] = -kd
+        model.actuator_forcelimited[self.act] = 1
+        model.actuator_forcerange[self.act] = np.stack([-effort, effort], axis=1)
+        model.actuator_ctrllimited[self.act] = 0
+        model.jnt_actfrcrange[[j.id for j in joints]] = model.actuator_forcerange[self.act]
+        self.root_q, self.root_v = self._free_joint(model)
+        self.default_joint_pos = np.asarray(metadata["default_joint_pos"], dtype=np.float64)
+        self.action_scale = float(metadata["action_scale"])
+        self.gait_period = metadata["gait_period"]
+        self.terms = []
+        for term in metadata["observation_terms"]:
+            if term["name"] not in OBSERVATION_TERMS:
+                raise UserError(f"The policy observes '{term['name']}', which sim2sim cannot build "
+                                f"(known: {', '.join(OBSERVATION_TERMS)}).")
+            self.terms.append((OBSERVATION_TERMS[term["name"]], int(term["size"]), np.asarray(term["scale"], np.float64)))
+        self.data = mujoco.MjData(model)
+        self.reset()
+        self.start_height = float(self.data.qpos[self.root_q + 2])
+
+    @staticmethod
+    def _actuator(model: mujoco.MjModel, joint_id: int, name: str) -> int:
+        (hits,) = np.nonzero((model.actuator_trntype == mujoco.mjtTrn.mjTRN_JOINT) & (model.actuator_trnid[:, 0] == joint_id))
+        if len(hits) != 1:
+            raise UserError(f"Joint '{name}' needs exactly one actuator in the robot model, found {len(hits)}.")
+        return int(hits[0])
+
+    @staticmethod
+    def _free_joint(model: mujoco.MjModel) -> tuple[int, int]:
+        free = np.nonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0]
+        if len(free) != 1:
+            raise UserError("The robot model needs exactly one free joint (the floating base).")
+        return int(model.jnt_qposadr[free[0]]), int(model.jnt_dofadr[free[0]])
+
+    def reset(self) -> None:
+        """Base upright and still at the MJCF's start position (height: the metadata's ``default_base_height``
+        where present, as training episodes start); joints at the default pose; episode clock 0."""
+        d, rq = self.data, self.root_q
+        mujoco.mj_resetData(self.model, d)
+        if "default_base_height" in self.meta:
+            d.qpos[rq + 2] = self.meta["default_base_height"]
+        d.qpos[rq + 3:rq + 7] = [1.0, 0.0, 0.0, 0.0]
+        d.qpos[self.qadr] = self.default_joint_pos
+        d.ctrl[self.act] = self.default_joint_pos
+        mujoco.mj_forward(self.model, d)
+        self.episode_step = 0
+        self.last_action = np.zeros(len(self.qadr))
+
+    @property
+    def quat(self) -> np.ndarray:
+        return self.data.qpos[self.root_q + 3:self.root_q + 7]
+
+    def base_velocity(self) -> np.ndarray:
+        """(vx, vy, yaw rate) [3] in the base frame (m/s, rad/s)."""
+        v = self.data.qvel
+        lin_b = quat_rotate_inverse(self.quat, v[self.root_v:self.root_v + 3])
+        return np.array([lin_b[0], lin_b[1], v[self.root_v + 5]])  # a free joint's angular velocity is in its body frame
+
+    def observation(self, command) -> np.ndarray:
+        """The policy observation [1, O] float32 under ``command`` (vx, vy, wz), built from metadata alone."""
+        v = self.data.qvel
+        s = RobotState(
+            ang_vel_b=v[self.root_v + 3:self.root_v + 6],
+            gravity_b=quat_rotate_inverse(self.quat, np.array([0.0, 0.0, -1.0])),
+            command=np.asarray(command, dtype=np.float64),
+            joint_pos=self.data.qpos[self.qadr], default_joint_pos=self.default_joint_pos,
+            joint_vel=v[self.vadr], last_action=self.last_action,
+            episode_time=self.episode_step * self.control_dt, gait_period=self.gait_period)
+        parts = []
+        for fn, size, scale in self.terms:
+            value = np.asarray(fn(s), dtype=np.float64)
+            if value.shape != (size,):
+                raise UserError(f"An observation term has {value.size} values here, the metadata says {size}.")
+            parts.append(value * scale)
+        return np.concatenate(parts).astype(np.float32)[None]
+
+    def step(self, action: np.ndarray) -> None:
+        """Joint targets ``default + action_scale * action`` [J], then ``decimation`` physics steps."""
+        self.data.ctrl[self.act] = self.default_joint_pos + self.action_scale * action
+        mujoco.mj_step(self.model, self.data, nstep=self.decimation)
+        self.episode_step += 1
+        self.last_action = np.array(action, dtype=np.float64)
+
+    def fallen(self) -> bool:
+        """Base below ``FALL_HEIGHT_FRACTION`` of its start height, or tilted more than ``FALL_TILT_RAD``."""
+        up_z = -quat_rotate_inverse(self.quat, np.array([0.0, 0.0, -1.0]))[2]
+        low = self.data.qpos[self.root_q + 2] < FALL_HEIGHT_FRACTION * self.start_height
+        return bool(low or up_z < math.cos(FALL_TILT_RAD))
+
+    def base_position(self) -> np.ndarray:
+        return self.data.qpos[self.root_q:self.root_q + 3].copy()
+
+
+class FrameRecorder:
+    """RGB frames of a model from a camera that follows a point (``mujoco.Renderer``, offscreen with MUJOCO_GL=egl).
+
+    Shadow maps are capped at 1024 px: on a CPU (llvmpipe) the MJCF's 4096 px map is most of a frame's cost.
+    """
+
+    def __init__(self, model: mujoco.MjModel, width: int = 640, height: int = 480, distance: float = 3.0):
+        vis = model.vis.global_
+        vis.offwidth, vis.offheight = max(vis.offwidth, width), max(vis.offheight, height)
+        model.vis.quality.shadowsize = min(model.vis.quality.shadowsize, 1024)
+        try:
+            self.renderer = mujoco.Renderer(model, height, width)
+        except Exception as e:  # no OpenGL context: no display and no EGL/OSMesa
+            raise UserError(f"Cannot render ({type(e).__name__}: {e}). Without a display set MUJOCO_GL=egl (needs "
+                            "libegl1, libgl1-mesa-dri) or MUJOCO_GL=osmesa (needs libosmesa6).") from None
+        self.camera = mujoco.MjvCamera()
+        self.camera.distance, self.camera.azimuth, self.camera.elevation = distance, 135.0, -20.0
+
+    def frame(self, data: mujoco.MjData, lookat: np.ndarray) -> np.ndarray:
+        self.camera.lookat[:] = lookat
+        self.renderer.update_scene(data, self.camera)
+        return self.renderer.render().copy()
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def write_video(path: str, frames: list[np.ndarray], fps: float) -> None:
+    """H.264 mp4 (imageio + its own ffmpeg)."""
+    import imageio.v2 as imageio
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with imageio.get_writer(path, fps=fps, codec="libx264", quality=7, macro_block_size=8) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+
+
+# ---------------------------------------------------------------------------------------------- run
+def segment_summary(command, measured: np.ndarray, falls: int, settle_steps: int) -> dict:
+    """Tracking of one segment from measured (vx, vy, yaw rate) [T, 3], skipping the first ``settle_steps``.
+
+    A segment with no steps (never reached) has None for its velocity and errors.
+    """
+    steady = measured[min(settle_steps, len(measured) - 1):]
+    cmd = np.asarray(command)
+    if len(steady) == 0:
+        return {"command": [float(x) for x in cmd], "steps": 0, "mean_velocity": None, "lin_vel_error": None,
+                "yaw_rate_error": None, "falls": falls}
+    return {
+        "command": [float(x) for x in cmd],
+        "steps": len(steady),
+        "mean_velocity": [float(x) for x in steady.mean(axis=0)],
+        "lin_vel_error": float(np.linalg.norm(steady[:, :2] - cmd[:2], axis=1).mean()),
+        "yaw_rate_error": float(np.abs(steady[:, 2] - cmd[2]).mean()),
+        "falls": falls,
+    }
+
+
+def print_segments(segments: list[dict], title: str) -> None:
+    print(title)
+    print(f"  {'command (vx, vy, wz)':>24} | {'measured (vx, vy, wz)':>24} | {'|v_xy err|':>10} | {'|wz err|':>8} | falls")
+    for s in segments:
+        c, m = s["command"], s["mean_velocity"]
+        if m is None:
+            print(f"  {c[0]:+7.2f} {c[1]:+7.2f} {c[2]:+7.2f}  | {'(not reached)':>24} | {'':10} | {'':8} | {s['falls']}")
+            continue
+        print(f"  {c[0]:+7.2f} {c[1]:+7.2f} {c[2]:+7.2f}  | {m[0]:+7.2f} {m[1]:+7.2f} {m[2]:+7.2f}  | "
+              f"{s['lin_vel_error']:10.3f} | {s['yaw_rate_error']:8.3f} | {s['falls']}")
+
+
+def run_sim2sim(onnx_path: str, commands: list[tuple[float, float, float]] | str | None = None, duration: float = 3.0,
+                video: str | None = None, settle_s: float = 1.0, video_fps: float = 25.0, width: int = 640,
+                height: int = 480) -> dict:
+    """Run ``onnx_path`` on each command for ``duration`` seconds; print and return the per-segment tracking.
+
+    Returns ``{"segments": [{command, mean_velocity, lin_vel_error, yaw_rate_error, falls}], "falls",
+    "duration_s", "policy_ms_median", "video"}``; velocities are in the base frame, errors are means after
+    the first ``settle_s`` of a segment.
+    """
+    if not isinstance(commands, list):
+        commands = parse_commands(commands)
+    if not duration > 0:
+        raise UserError(f"--duration must be positive (seconds per command), got {duration}.")
+    session = load_session(onnx_path)
+    meta = _decode_metadata(session, onnx_path)
+    for cmd in commands:
+        for name, value, (lo, hi) in zip(meta["command_names"], cmd, meta["command_ranges"]):
+            if not lo <= value <= hi:
+                print(f"note: command {name}={value} is outside the training range [{lo}, {hi}].")
+    robot = MujocoRobot(meta)
+    if robot.observation(commands[0]).shape[1] != meta["obs_dim"]:
+        raise UserError(f"The observation terms total {robot.observation(commands[0]).shape[1]} values, "
+                        f"the policy takes {meta['obs_dim']}.")
+    control_dt = robot.control_dt
+    steps = max(1, round(duration / control_dt))
+    frame_every = max(1, round(1.0 / (video_fps * control_dt)))
+    recorder = FrameRecorder(robot.model, width, height) if video else None
+    frames, segments, latencies = [], [], []
+    for command in commands:
+        measured, falls = [], 0
+        for _ in range(steps):
+            obs = robot.observation(command)
+            start = time.perf_counter()
+            (action,) = session.run(None, {"obs": obs})
+            latencies.append(time.perf_counter() - start)
+            robot.step(action[0].astype(np.float64))
+            measured.append(robot.base_velocity())
+            if recorder and robot.episode_step % frame_every == 0:
+                frames.append(recorder.frame(robot.data, robot.base_position()))
+            if robot.fallen():
+                falls += 1
+                robot.reset()
+        segments.append(segment_summary(command, np.array(measured), falls, round(settle_s / control_dt)))
+    if recorder:
+        recorder.close()
+        write_video(video, frames, fps=1.0 / (frame_every * control_dt))
+    result = {
+        "policy": os.path.abspath(onnx_path),
+        "task": meta["task"],
+        "flow_steps": meta["flow_steps"],
+        "segments": segments,
+        "falls": sum(s["falls"] for s in segments),
+        "duration_s": steps * control_dt * len(commands),
+        "policy_ms_median": 1e3 * float(np.median(latencies)),
+        "video": os.path.abspath(video) if video else None,
+    }
+    print_segments(segments, f"sim2sim {onnx_path} ({meta['task']}, K={meta['flow_steps']}, MuJoCo, onnxruntime; "
+                             f"{duration:g} s per command, errors after {settle_s:g} s):")
+    print(f"  falls: {result['falls']}; policy inference median {result['policy_ms_median']:.2f} ms "
+          f"(control period {1e3 * control_dt:.0f} ms)" + (f"; video: {video}" if video else ""))
+    return result

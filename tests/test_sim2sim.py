@@ -1,0 +1,125 @@
+"""sim2sim: an exported G1 policy runs in MuJoCo with onnxruntime + numpy only, and builds the training observation."""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede the first `import mujoco`
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from fpo_locomotion.tasks import get_task
+
+from fpo_locomotion.errors import UserError
+from fpo_locomotion.export import export_policy
+from fpo_locomotion.play import play_env_config
+from fpo_locomotion.runner import load_checkpoint
+from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, read_metadata, run_sim2sim
+from fpo_locomotion.train import make_env, make_runner, resolve_configs
+
+
+def save_untrained(path, task):
+    spec, env_cfg, train_cfg = resolve_configs(task)
+    env = make_env(spec, env_cfg, 2, "cpu", 0)
+    make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").save(str(path))
+    return str(path)
+
+
+def randomize_flow_policy(path, seed=0):
+    """Give the flow policy in checkpoint ``path`` a random output layer (an untrained one is zero, so the
+    policy would output x_0) and random observation statistics (to see the normalization baked in)."""
+    saved = torch.load(path, weights_only=True)
+    for key in ("actor_state_dict", "ema_actor_state_dict"):
+        if key not in saved:
+            continue
+        gen = torch.Generator().manual_seed(seed)
+        w = saved[key]
+        last = max(int(name.split(".")[2]) for name in w if name.startswith("net.trunk."))
+        for name in (f"net.trunk.{last}.weight", f"net.trunk.{last}.bias"):
+            w[name] = 0.05 * torch.randn(w[name].shape, generator=gen)
+        w["obs_normalizer._mean"] = torch.randn(w["obs_normalizer._mean"].shape, generator=gen)
+        w["obs_normalizer._std"] = 0.5 + torch.rand(w["obs_normalizer._std"].shape, generator=gen)
+        w["obs_normalizer._var"] = w["obs_normalizer._std"] ** 2
+    torch.save(saved, path)
+    return str(path)
+
+
+
+@pytest.fixture(scope="module")
+def g1_export(tmp_path_factory):
+    """(checkpoint, policy.onnx) of a freshly initialized G1-Flat flow policy (random output layer), K=4."""
+    tmp = tmp_path_factory.mktemp("g1")
+    checkpoint = randomize_flow_policy(save_untrained(tmp / "model_0.pt", "G1-Flat"))
+    return checkpoint, export_policy(checkpoint, str(tmp / "exported"), flow_steps=4)["paths"]["policy"]
+
+
+def test_sim2sim_runs_5s_with_a_video_and_never_imports_torch(g1_export, tmp_path):
+    _, policy = g1_export
+    video = tmp_path / "sim2sim.mp4"
+    script = textwrap.dedent(f"""
+        import json, sys
+        from fpo_locomotion.sim2sim import run_sim2sim
+        result = run_sim2sim({str(policy)!r}, "0,0,0;0.5,0,0.2", duration=2.5, video={str(video)!r},
+                             video_fps=2, width=160, height=120)
+        assert "torch" not in sys.modules, "sim2sim imported torch"
+        print("RESULT " + json.dumps(result))
+    """)
+    env = {**os.environ, "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["duration_s"] == pytest.approx(5.0)
+    assert [s["command"] for s in result["segments"]] == [[0.0, 0.0, 0.0], [0.5, 0.0, 0.2]]
+    assert isinstance(result["falls"], int) and result["policy_ms_median"] > 0
+    assert "|v_xy err|" in done.stdout and "falls:" in done.stdout
+    assert video.stat().st_size > 1000
+
+
+def test_sim2sim_observation_equals_the_training_env_observation(g1_export):
+    """Same actions into the G1-Flat-Play env (torch, batched MuJoCo) and into sim2sim (numpy from metadata only)."""
+    checkpoint, policy = g1_export
+    command = [0.5, 0.2, 0.3]
+    infos = load_checkpoint(checkpoint)["infos"]
+    env = get_task("G1-Flat-Play").make_env(play_env_config(infos, "G1-Flat", "G1-Flat-Play", [[10.0, *command]]),
+                                            num_envs=1, device="cpu", seed=0)
+    robot = MujocoRobot(read_metadata(policy))
+    session = load_session(policy)
+    obs_env = env.get_observations()["policy"].numpy()
+    worst = 0.0
+    for _ in range(50):  # 1 s: gait phase, last action, joint and base state all move
+        worst = max(worst, float(np.abs(robot.observation(command) - obs_env).max()))
+        (action,) = session.run(None, {"obs": obs_env})
+        obs, _, dones, _ = env.step(torch.from_numpy(action))
+        robot.step(action[0].astype(np.float64))
+        obs_env = obs["policy"].numpy()
+        assert not dones.any()
+    assert worst < 1e-5 and np.abs(obs_env[0, 33:45]).max() > 0.05  # ... under non-zero actions (last_action)
+
+
+def test_bad_inputs_have_clear_errors(g1_export, tmp_path):
+    checkpoint, policy = g1_export
+    plain = tmp_path / "plain.onnx"
+    model = onnx.load(policy)
+    del model.metadata_props[:]
+    onnx.save(model, plain)
+    with pytest.raises(UserError, match="no fpo-locomotion deploy metadata"):
+        run_sim2sim(str(plain), duration=0.1)
+    toy = export_policy(save_untrained(tmp_path / "pm.pt", "point-mass-joystick"), str(tmp_path / "pm"))
+    with pytest.raises(UserError, match="describes no robot"):
+        run_sim2sim(toy["paths"]["policy"], duration=0.1)
+    with pytest.raises(UserError, match="not a deterministic policy graph"):
+        run_sim2sim(policy.replace("policy.onnx", "denoiser.onnx"), duration=0.1)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not onnx")
+    with pytest.raises(UserError, match="not a readable ONNX model"):
+        run_sim2sim(str(garbage))
+    with pytest.raises(UserError, match="does not exist"):
+        run_sim2sim(str(tmp_path / "missing.onnx"))
+    with pytest.raises(UserError, match="is not 'vx,vy,wz'"):
+        parse_commands("0.5,0;1,0,0")
+    assert parse_commands("0.5,0,0; 0,0,1;") == [(0.5, 0.0, 0.0), (0.0, 0.0, 1.0)]
