@@ -132,10 +132,16 @@ def train(args: TrainArgs) -> str:
         log_dir = os.path.join(args.log_root, args.task, name)
     os.makedirs(log_dir, exist_ok=True)
 
+    device, rank = args.device, int(os.environ.get("RANK", "0"))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one backend per rank, distinct seeds
+        if not device.startswith("cuda"):
+            raise ConfigError("Multi-process training (torchrun) needs --device cuda: rsl_rl reduces over NCCL.")
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+        train_cfg.runner.seed += rank
     seed_everything(train_cfg.runner.seed)
     num_envs = args.num_envs if args.num_envs is not None else spec.default_num_envs
-    env = make_env(spec, env_cfg, num_envs, args.device, train_cfg.runner.seed)
-    runner = make_runner(spec, env, env_cfg, train_cfg, args.algo, log_dir, args.device)
+    env = make_env(spec, env_cfg, num_envs, device, train_cfg.runner.seed)
+    runner = make_runner(spec, env, env_cfg, train_cfg, args.algo, log_dir, device)
     with open(os.path.join(log_dir, "config.yaml"), "w") as f:
         yaml.safe_dump({"task": args.task, "algo": args.algo, "num_envs": num_envs,
                         "env": dataclasses.asdict(env_cfg), "train": dataclasses.asdict(train_cfg)}, f, sort_keys=False)
