@@ -16,16 +16,18 @@ def test_wheel_installs_envs_and_tasks_under_the_package_namespace(tmp_path):
     top_level = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert top_level == {"fpo_locomotion"}, top_level
     assert "fpo_locomotion/resources/unitree_g1/g1_12dof.xml" in names
-    assert "fpo_locomotion/envs/backend.py" in names and "fpo_locomotion/tasks/registry.py" in names
+    for module in ("envs/backend.py", "envs/mujoco_backend.py", "tasks/registry.py", "tasks/g1_flat/env.py"):
+        assert f"fpo_locomotion/{module}" in names, module
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, timeout=600)
     probe = ("import fpo_locomotion, fpo_locomotion.envs.robots as r, fpo_locomotion.tasks as t; "
              "assert fpo_locomotion.__file__.startswith(%r), fpo_locomotion.__file__; "
-             "assert r.G1_12DOF_MODEL_PATH.is_file(); print(t.task_names())" % str(target))
+             "assert t.__file__.startswith(%r) and r.__file__.startswith(%r); "
+             "assert r.G1_12DOF_MODEL_PATH.is_file(); print(t.task_names())" % ((str(target),) * 3))
     out = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(target)}, cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "bandit-multimodal" in out.stdout
+    assert "bandit-multimodal" in out.stdout and "G1-Flat" in out.stdout
     assert not (target / "envs").exists() and not (target / "tasks").exists()

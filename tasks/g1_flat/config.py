@@ -1,0 +1,174 @@
+"""Configuration of the ``G1-Flat`` task (Unitree G1, 12 leg joints, flat floor, joystick velocity commands).
+
+Defaults follow the legged_gym / unitree_rl_gym G1 recipe (``../shared/assets/unitree_g1/README.md``);
+``g1_flat_play_config`` is the ``G1-Flat-Play`` variant: a fixed command schedule and no noise,
+randomization or pushes. Every field can be overridden with ``--set env.<section>.<field>=value``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CommandsConfig:
+    """Joystick commands (vx, vy in the base frame, m/s; yaw rate, rad/s), resampled per env."""
+
+    lin_vel_x: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    lin_vel_y: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    ang_vel_yaw: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    """Range of the yaw-rate command; heading mode clips its yaw rate to it too."""
+    heading: list[float] = field(default_factory=lambda: [-math.pi, math.pi])
+    rel_heading_envs: float = 1.0
+    """Fraction of the moving envs in heading mode: yaw rate = clip(heading_stiffness * (heading - yaw))."""
+    heading_stiffness: float = 0.5
+    rel_standing_envs: float = 0.1
+    """Fraction of envs commanded to stand still (all three commands 0)."""
+    min_lin_vel: float = 0.2
+    """A sampled |(vx, vy)| at or below this becomes 0 (legged_gym)."""
+    resampling_time_s: float = 10.0
+    schedule: list[list[float]] = field(default_factory=list)
+    """If not empty: rows [duration_s, vx, vy, yaw_rate], played in a loop from each episode's start, the same
+    for every env, instead of random sampling (``G1-Flat-Play``)."""
+
+
+@dataclass
+class NoiseConfig:
+    """Uniform noise U[-s, s] added to policy observation terms, in physical units (before the obs scale)."""
+
+    enabled: bool = True
+    base_ang_vel: float = 0.2
+    projected_gravity: float = 0.05
+    joint_pos: float = 0.01
+    joint_vel: float = 1.5
+
+
+@dataclass
+class DomainRandConfig:
+    """Per-env physics randomization, drawn once when the env is built (legged_gym), and pushes."""
+
+    randomize_friction: bool = True
+    friction_range: list[float] = field(default_factory=lambda: [0.1, 1.25])
+    randomize_base_mass: bool = True
+    added_mass_range: list[float] = field(default_factory=lambda: [-1.0, 3.0])
+    """kg added to the pelvis (which carries torso, arms and head)."""
+    randomize_pd_gains: bool = True
+    kp_scale_range: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    kd_scale_range: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    push_robots: bool = True
+    push_interval_s: float = 5.0
+    """Each env is pushed every this many seconds of its episode."""
+    max_push_vel_xy: float = 1.5
+    """A push adds U[-max, max] m/s to each of the base's world x and y velocities."""
+
+
+@dataclass
+class ResetConfig:
+    """Initial state of an episode: default pose and height, perturbed."""
+
+    joint_pos_scale: list[float] = field(default_factory=lambda: [0.5, 1.5])
+    """Joint positions are q0 * U[lo, hi] per joint (legged_gym; joints with q0 = 0 start at 0)."""
+    root_vel: float = 0.5
+    """Each of the 6 base velocity components starts at U[-root_vel, root_vel] (m/s, rad/s)."""
+    random_yaw: bool = True
+    """Base yaw U[-pi, pi] (else 0)."""
+
+
+@dataclass
+class RewardScales:
+    """Weight of each reward term (``rewards.py``); a term with weight 0 is not computed. Each term is also
+    multiplied by the control dt (legged_gym), so the weights are per second."""
+
+    track_lin_vel_xy: float = 1.0
+    track_ang_vel_z: float = 0.5
+    lin_vel_z: float = -2.0
+    ang_vel_xy: float = -0.05
+    orientation: float = -1.0
+    base_height: float = -10.0
+    joint_acc: float = -2.5e-7
+    joint_vel: float = -1e-3
+    action_rate: float = -0.01
+    torques: float = -1e-5
+    joint_pos_limits: float = -5.0
+    alive: float = 0.15
+    hip_pos: float = -1.0
+    contact_no_vel: float = -0.2
+    feet_swing_height: float = -20.0
+    contact: float = 0.18
+
+
+@dataclass
+class RewardsConfig:
+    scales: RewardScales = field(default_factory=RewardScales)
+    tracking_sigma: float = 0.25
+    """Velocity tracking rewards are exp(-error^2 / tracking_sigma)."""
+    base_height_target: float = 0.78
+    swing_height_target: float = 0.08
+    """Height (m) of a swinging foot body (ankle roll axis, 0.035 m above the sole)."""
+    soft_joint_pos_limit: float = 0.9
+    """Fraction of each joint's range, about its middle, that is free of the limit penalty."""
+    stance_fraction: float = 0.55
+    """A leg should be in stance for gait phase < stance_fraction."""
+    standing_command: float = 0.1
+    """An env whose |command| is below this should stand on both feet (the gait reward expects no steps)."""
+    contact_force: float = 1.0
+    """A foot with a contact force above this (N) is in contact."""
+    only_positive_rewards: bool = True
+    """Clip the total reward of a step at 0 (legged_gym)."""
+
+
+@dataclass
+class TerminationsConfig:
+    """A fall ends the episode (``terminations.py``); the episode times out after ``episode_length_s``."""
+
+    base_contact: bool = True
+    """End on contact of any body other than the feet with the floor."""
+    max_roll: float = 0.8
+    max_pitch: float = 1.0
+    min_base_height: float = 0.4
+
+
+@dataclass
+class G1FlatConfig:
+    backend: str = "mujoco"
+    """Physics backend: "mujoco" (CPU) or "mjwarp" (GPU, ``pip install ".[gpu]"``)."""
+    num_threads: int = 0
+    """CPU threads of the mujoco backend; 0 uses every core."""
+    physics_dt: float = 0.005
+    decimation: int = 4
+    episode_length_s: float = 20.0
+    action_scale: float = 0.25
+    """Joint target q* = q0 + action_scale * action."""
+    gait_period: float = 0.8
+    """Period (s) of the gait clock in the observation and the gait rewards; the right leg lags by half."""
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    reset: ResetConfig = field(default_factory=ResetConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    terminations: TerminationsConfig = field(default_factory=TerminationsConfig)
+
+
+PLAY_SCHEDULE = [
+    [3.0, 0.0, 0.0, 0.0],
+    [4.0, 0.5, 0.0, 0.0],
+    [3.0, 1.0, 0.0, 0.0],
+    [3.0, 0.0, 0.5, 0.0],
+    [3.0, 0.0, 0.0, 1.0],
+    [4.0, -0.5, 0.0, 0.0],
+]
+"""G1-Flat-Play commands: stand, walk forward slow/fast, sideways, turn in place, backwards (20 s)."""
+
+
+def g1_flat_play_config() -> G1FlatConfig:
+    """``G1-Flat-Play``: the fixed command schedule, no observation noise, no randomization, no pushes."""
+    cfg = G1FlatConfig()
+    cfg.commands.schedule = [list(row) for row in PLAY_SCHEDULE]
+    cfg.noise.enabled = False
+    dr = cfg.domain_rand
+    dr.randomize_friction = dr.randomize_base_mass = dr.randomize_pd_gains = dr.push_robots = False
+    cfg.reset.joint_pos_scale = [1.0, 1.0]
+    cfg.reset.root_vel = 0.0
+    cfg.reset.random_yaw = False
+    return cfg

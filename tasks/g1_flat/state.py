@@ -1,0 +1,96 @@
+"""The batched state that the reward and termination terms read, and the small geometry they share.
+
+N envs, J joints, F feet (left, right). Quaternions are (w, x, y, z). All tensors float32 unless noted.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class G1State:
+    """One control step of N envs, as seen by the reward and termination terms."""
+
+    root_pos: torch.Tensor            # [N, 3] world frame
+    root_quat: torch.Tensor           # [N, 4]
+    lin_vel_b: torch.Tensor           # [N, 3] base linear velocity, base frame
+    ang_vel_b: torch.Tensor           # [N, 3] base angular velocity, base frame
+    projected_gravity: torch.Tensor   # [N, 3] unit gravity direction, base frame
+    joint_pos: torch.Tensor           # [N, J]
+    joint_vel: torch.Tensor           # [N, J]
+    last_joint_vel: torch.Tensor      # [N, J] joint_vel one control step earlier
+    joint_torque: torch.Tensor        # [N, J]
+    action: torch.Tensor              # [N, J] the action of this step
+    last_action: torch.Tensor         # [N, J] the action of the step before (0 after a reset)
+    command: torch.Tensor             # [N, 3] (vx, vy, yaw rate) the step was taken under
+    foot_pos: torch.Tensor            # [N, F, 3] foot bodies (ankle roll links), world frame
+    foot_vel: torch.Tensor            # [N, F, 3] (foot_pos - foot_pos one step earlier) / control dt
+    foot_contact_force: torch.Tensor  # [N, F, 3] net contact force on each foot, world frame
+    foot_contact: torch.Tensor        # [N, F] bool, net contact force above the threshold
+    base_contact: torch.Tensor        # [N] bool, a body other than the feet touches the floor
+    leg_phase: torch.Tensor           # [N, F] gait phase in [0, 1) of each leg
+    control_dt: float
+
+
+# A rotation's entries are quadratic in its quaternion: each quantity below is one matmul of the 16 products
+# q_i q_j (flattened [N, 16], index 4 i + j with (w, x, y, z) = (0, 1, 2, 3)) with a [16, K] coefficient matrix,
+# plus a constant: 3 tensor ops instead of ~15 elementwise ones (the task's cost is the number of small ops).
+_QUADRATIC_FORMS = {  # name: (offset [K], one {index: coefficient} per column)
+    # g_b = R^T (0, 0, -1) = (2 (wy - xz), -2 (wx + yz), 2 (xx + yy) - 1)
+    "gravity": ((0.0, 0.0, -1.0), ({2: 2.0, 7: -2.0}, {1: -2.0, 11: -2.0}, {5: 2.0, 10: 2.0})),
+    # R e_x on the floor plane: (1 - 2 (yy + zz), 2 (wz + xy))
+    "heading": ((1.0, 0.0), ({10: -2.0, 15: -2.0}, {3: 2.0, 6: 2.0})),
+}
+
+
+@functools.lru_cache
+def _quadratic_form(name: str, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(offset [K], coefficients [16, K]) of the quadratic form ``name``."""
+    offset, columns = _QUADRATIC_FORMS[name]
+    matrix = torch.zeros(16, len(columns), dtype=dtype)
+    for k, column in enumerate(columns):
+        for index, value in column.items():
+            matrix[index, k] = value
+    return torch.tensor(offset, dtype=dtype, device=device), matrix.to(device)
+
+
+def _quat_quadratic(quat: torch.Tensor, name: str) -> torch.Tensor:
+    """The quadratic form ``name`` [N, K] of ``quat`` [N, 4]."""
+    offset, matrix = _quadratic_form(name, quat.dtype, quat.device)
+    return torch.addmm(offset, (quat[:, :, None] * quat[:, None, :]).flatten(1), matrix)
+
+
+def projected_gravity(quat: torch.Tensor) -> torch.Tensor:
+    """Unit gravity direction (0, 0, -1) in the base frame [N, 3] from base orientations ``quat`` [N, 4]."""
+    return _quat_quadratic(quat, "gravity")
+
+
+def yaw_from_quat(quat: torch.Tensor) -> torch.Tensor:
+    """Heading (yaw about world z, rad) [N] of base orientations ``quat`` [N, 4]."""
+    heading = _quat_quadratic(quat, "heading")
+    return torch.atan2(heading[:, 1], heading[:, 0])
+
+
+def wrap_to_pi(angle: torch.Tensor) -> torch.Tensor:
+    """``angle`` wrapped into [-pi, pi)."""
+    return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
+
+
+@functools.lru_cache
+def _leg_offsets(device: torch.device) -> torch.Tensor:
+    return torch.tensor([0.0, 0.5], dtype=torch.float64, device=device)
+
+
+def leg_phase(episode_length: torch.Tensor, control_dt: float, period: float) -> torch.Tensor:
+    """Gait phase in [0, 1) [N, 2] of (left, right) legs at episode step ``episode_length`` [N] (int).
+
+    Left: (t mod period) / period with t = episode_length * control_dt; the right leg lags by half a period.
+    Cycles are counted in float64; the remainder is taken in float32 so that it never rounds up to 1.
+    """
+    cycles = episode_length.double()[:, None] * (control_dt / period) + _leg_offsets(episode_length.device)
+    return torch.remainder(cycles.float(), 1.0)

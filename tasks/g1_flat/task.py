@@ -1,0 +1,170 @@
+"""``G1FlatTask``: joystick velocity tracking of the Unitree G1 (12 leg joints) on flat ground.
+
+What to learn, written once in torch for every backend: commands (``commands.py``), observations
+(``observations.py``), rewards (``rewards.py``), falls (``terminations.py``), episode resets, domain
+randomization and pushes. ``LocomotionVecEnv`` (``fpo_locomotion.envs.vec_env``) drives it.
+
+N envs, J joints, F feet; all randomness comes from one seeded ``torch.Generator`` (with MuJoCo's
+deterministic physics: same seed and actions -> identical rollouts).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+import torch
+
+from fpo_locomotion.envs.backend import Backend, BackendConfig
+from fpo_locomotion.envs.vec_env import TaskStep
+from fpo_locomotion.tasks.g1_flat.commands import COMMAND_NAMES, VelocityCommand
+from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig
+from fpo_locomotion.tasks.g1_flat.observations import Observations, ObsParams
+from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS, RewardParams
+from fpo_locomotion.tasks.g1_flat.state import G1State, leg_phase, projected_gravity
+from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
+
+
+def soft_joint_limits(physics: BackendConfig, joint_names: list[str], soft: float) -> torch.Tensor:
+    """(lower, upper) [J, 2] of each joint's MJCF range shrunk about its middle to the fraction ``soft``."""
+    model = mujoco.MjModel.from_xml_path(str(physics.model_path))
+    hard = torch.tensor(np.array([model.joint(name).range for name in joint_names]), dtype=torch.float32)
+    middle, half = hard.mean(dim=1), 0.5 * (hard[:, 1] - hard[:, 0]) * soft
+    return torch.stack([middle - half, middle + half], dim=1)
+
+
+class G1FlatTask:
+    """Task state and terms of N envs on ``backend`` (see :class:`~fpo_locomotion.envs.vec_env.LocomotionTask`)."""
+
+    def __init__(self, name: str, cfg: G1FlatConfig, backend: Backend, physics: BackendConfig, seed: int = 0):
+        self.name, self.cfg, self.backend = name, cfg, backend
+        self.action_scale = cfg.action_scale
+        self.episode_length_s = cfg.episode_length_s
+        self.gait_period = cfg.gait_period
+        self.control_dt = backend.control_dt
+        self.device = device = backend.device
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        n, spec = backend.num_envs, backend.spec
+        j = len(spec.joint_names)
+        self.default_joint_pos = torch.tensor(spec.default_joint_pos, device=device)
+        self.commands = VelocityCommand(cfg.commands, n, self.control_dt, self.generator, device)
+        self.action = torch.zeros(n, j, device=device)
+        self.last_action = torch.zeros(n, j, device=device)
+        self.last_joint_vel = backend.joint_vel.clone()
+        self.last_foot_pos = backend.foot_pos.clone()
+        self.push_steps = max(1, round(cfg.domain_rand.push_interval_s / self.control_dt))
+
+        friction, added_mass = self._randomize_physics()
+        hips = [i for i, joint in enumerate(spec.joint_names) if "hip_roll" in joint or "hip_yaw" in joint]
+        self.reward_params = RewardParams(
+            cfg.rewards, self.default_joint_pos,
+            soft_joint_limits(physics, spec.joint_names, cfg.rewards.soft_joint_pos_limit).to(device),
+            torch.tensor(hips, dtype=torch.long, device=device))
+        weights = {name: getattr(cfg.rewards.scales, name) for name in REWARD_TERMS}
+        self.reward_names = [name for name in REWARD_TERMS if weights[name] != 0.0]
+        self.reward_fns = [REWARD_TERMS[name] for name in self.reward_names]
+        self.reward_weights = torch.tensor([[weights[name] * self.control_dt] for name in self.reward_names],
+                                           device=device)  # [T, 1]
+        self.termination_names = list(TERMINATION_TERMS)
+        self.obs_params = ObsParams(self.default_joint_pos, friction, added_mass)
+        self.obs = Observations(cfg.noise, self.state(torch.zeros(n, dtype=torch.long, device=device)),
+                                self.obs_params, self.generator)
+
+    # ------------------------------------------------------------------ randomness
+    def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.device)
+
+    def _randomize_physics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-env friction, added base mass and PD gain scales (drawn once); returns friction, added mass [N]."""
+        dr, b = self.cfg.domain_rand, self.backend
+        n, j = b.num_envs, len(b.spec.joint_names)
+        ids = torch.arange(n, device=self.device)
+        friction = torch.ones(n, device=self.device)
+        added_mass = torch.zeros(n, device=self.device)
+        if dr.randomize_friction:
+            friction = self._uniform((n,), *dr.friction_range)
+            b.set_friction(ids, friction)
+        if dr.randomize_base_mass:
+            added_mass = self._uniform((n,), *dr.added_mass_range)
+            b.set_base_mass_offset(ids, added_mass)
+        if dr.randomize_pd_gains:
+            b.set_pd_gain_scale(ids, self._uniform((n, j), *dr.kp_scale_range), self._uniform((n, j), *dr.kd_scale_range))
+        return friction, added_mass
+
+    # ------------------------------------------------------------------ LocomotionTask
+    def state(self, episode_length: torch.Tensor) -> G1State:
+        """The task's view of the current backend state at episode step ``episode_length`` [N]."""
+        b, rcfg = self.backend, self.cfg.rewards
+        return G1State(
+            root_pos=b.root_pos, root_quat=b.root_quat, lin_vel_b=b.root_lin_vel_b, ang_vel_b=b.root_ang_vel_b,
+            projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos, joint_vel=b.joint_vel,
+            last_joint_vel=self.last_joint_vel, joint_torque=b.joint_torque, action=self.action,
+            last_action=self.last_action, command=self.commands.command, foot_pos=b.foot_pos,
+            foot_vel=(b.foot_pos - self.last_foot_pos) / self.control_dt, foot_contact_force=b.foot_contact_force,
+            foot_contact=b.foot_contact_force.square().sum(dim=2) > rcfg.contact_force**2, base_contact=b.base_contact,
+            leg_phase=leg_phase(episode_length, self.control_dt, self.cfg.gait_period), control_dt=self.control_dt)
+
+    def evaluate(self, actions: torch.Tensor, episode_length: torch.Tensor) -> TaskStep:
+        """Rewards [N], weighted terms, fall flags and tracking errors of the step just simulated.
+
+        Persistent buffers are only ever updated in place, so the env may be stepped in and out of
+        ``torch.inference_mode`` alike.
+        """
+        self.last_action.copy_(self.action)
+        self.action.copy_(actions)
+        s = self.state(episode_length)
+        terms = torch.stack([fn(s, self.reward_params) for fn in self.reward_fns]) * self.reward_weights  # [T, N]
+        reward = terms.sum(dim=0)
+        if self.cfg.rewards.only_positive_rewards:
+            reward = reward.clamp(min=0.0)
+        falls = torch.stack([fn(s, self.cfg.terminations) for fn in TERMINATION_TERMS.values()])  # [R, N]
+        metrics = {
+            "lin_vel_error": torch.linalg.vector_norm(s.command[:, :2] - s.lin_vel_b[:, :2], dim=1).mean(),
+            "ang_vel_error": (s.command[:, 2] - s.ang_vel_b[:, 2]).abs().mean(),
+        }
+        self.last_joint_vel.copy_(s.joint_vel)
+        self.last_foot_pos.copy_(s.foot_pos)
+        return TaskStep(reward, terms, falls, metrics)
+
+    def initial_state(self, env_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Default pose scaled by U[joint_pos_scale], default height, random yaw and base velocities [M, ...]."""
+        rc, spec = self.cfg.reset, self.backend.spec
+        m, j = len(env_ids), len(spec.joint_names)
+        yaw = self._uniform((m,), -math.pi, math.pi) if rc.random_yaw else torch.zeros(m, device=self.device)
+        zeros = torch.zeros(m, device=self.device)
+        quat = torch.stack([torch.cos(yaw / 2), zeros, zeros, torch.sin(yaw / 2)], dim=1)
+        root_pos = torch.stack([zeros, zeros, zeros + spec.default_base_height], dim=1)
+        root_vel = self._uniform((m, 6), -rc.root_vel, rc.root_vel)
+        joint_pos = self.default_joint_pos * self._uniform((m, j), *rc.joint_pos_scale)
+        return root_pos, quat, root_vel[:, :3], root_vel[:, 3:], joint_pos, torch.zeros(m, j, device=self.device)
+
+    def reset(self, env_ids: torch.Tensor) -> None:
+        """Zero the action history of envs ``env_ids`` [M]; their velocity references restart from the new state."""
+        self.action[env_ids] = 0.0
+        self.last_action[env_ids] = 0.0
+        self.last_joint_vel[env_ids] = self.backend.joint_vel[env_ids]
+        self.last_foot_pos[env_ids] = self.backend.foot_pos[env_ids]
+
+    def post_step(self, episode_length: torch.Tensor) -> None:
+        """Command resampling / heading control, then pushes of the envs that are due."""
+        self.commands.update(episode_length, self.backend.root_quat)
+        dr = self.cfg.domain_rand
+        if dr.push_robots:
+            push_ids = ((episode_length % self.push_steps == 0) & (episode_length > 0)).nonzero().squeeze(1)
+            if push_ids.numel() > 0:
+                vel = self._uniform((len(push_ids), 3), -dr.max_push_vel_xy, dr.max_push_vel_xy)
+                vel[:, 2] = 0.0
+                self.backend.push(push_ids, vel)
+
+    def observations(self, episode_length: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.obs.compute(self.state(episode_length), self.obs_params)
+
+    def observation_terms(self) -> list[dict]:
+        return [dict(entry) for entry in self.obs.layout]
+
+    def command_names(self) -> list[str]:
+        return list(COMMAND_NAMES)
+
+    def command_ranges(self) -> list[list[float]]:
+        return self.commands.ranges()

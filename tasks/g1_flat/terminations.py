@@ -1,0 +1,43 @@
+"""Fall terminations of ``G1-Flat``: pure functions ``term(s: G1State, cfg) -> [N] bool``.
+
+The time-out (``episode_length_s``) is not here: ``LocomotionVecEnv`` reports it as ``time_outs``, so that
+the learner bootstraps the value there instead of treating it as a fall.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from fpo_locomotion.tasks.g1_flat.config import TerminationsConfig
+from fpo_locomotion.tasks.g1_flat.state import G1State
+
+
+def base_contact(s: G1State, cfg: TerminationsConfig) -> torch.Tensor:
+    """A body other than the feet touches the floor (pelvis, torso, arms, knees...)."""
+    return s.base_contact & cfg.base_contact
+
+
+def bad_orientation(s: G1State, cfg: TerminationsConfig) -> torch.Tensor:
+    """|roll| > max_roll or |pitch| > max_pitch (x-y-z Euler angles, legged_gym), for limits below pi/2.
+
+    With the projected gravity g: pitch = asin(g_x) and roll = atan2(-g_y, -g_z), so the test needs no
+    trigonometry: |g_x| > sin(max_pitch), or not (-g_z > 0 and |g_y| <= tan(max_roll) (-g_z)).
+    """
+    g = s.projected_gravity
+    up = -g[:, 2]
+    tilted_sideways = g[:, 1].abs() > math.tan(cfg.max_roll) * up
+    return (g[:, 0].abs() > math.sin(cfg.max_pitch)) | tilted_sideways | (up <= 0)
+
+
+def low_base_height(s: G1State, cfg: TerminationsConfig) -> torch.Tensor:
+    """Base below ``min_base_height`` (m; flat floor at z = 0)."""
+    return s.root_pos[:, 2] < cfg.min_base_height
+
+
+TERMINATION_TERMS: dict[str, Callable[[G1State, TerminationsConfig], torch.Tensor]] = {
+    fn.__name__: fn for fn in (base_contact, bad_orientation, low_base_height)
+}
+"""Every fall reason by name (logged as ``Episode_Termination/<name>``)."""

@@ -1,0 +1,201 @@
+"""G1-Flat on the mujoco backend: rsl_rl VecEnv contract, falls, rewards, seeding, training, deploy metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from fpo_locomotion.errors import ConfigError
+from fpo_locomotion.tasks import get_task
+from fpo_locomotion.tasks.g1_flat.commands import VelocityCommand
+from fpo_locomotion.tasks.g1_flat.config import CommandsConfig, G1FlatConfig, RewardScales, g1_flat_play_config
+from fpo_locomotion.tasks.g1_flat.env import make_g1_flat_env
+from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS, track_ang_vel_z, track_lin_vel_xy
+from fpo_locomotion.train import TrainArgs, train
+
+N, J = 4, 12
+DEPLOY_KEYS = {"task", "joint_names", "default_joint_pos", "kp", "kd", "effort_limit", "action_scale", "control_dt",
+               "physics_dt", "decimation", "observation_terms", "command_names", "command_ranges", "gait_period",
+               "model"}
+
+
+def make(cfg: G1FlatConfig | None = None, num_envs: int = N, seed: int = 0):
+    cfg = cfg or G1FlatConfig()
+    cfg.num_threads = 1
+    return make_g1_flat_env(cfg, num_envs=num_envs, seed=seed)
+
+
+def random_actions(steps: int, num_envs: int = N, std: float = 0.3, seed: int = 1) -> torch.Tensor:
+    return std * torch.randn(steps, num_envs, J, generator=torch.Generator().manual_seed(seed))
+
+
+def scale_gains(env, kp: float, kd: float) -> None:
+    ones = torch.ones(env.num_envs, J)
+    env.backend.set_pd_gain_scale(torch.arange(env.num_envs), kp * ones, kd * ones)
+
+
+def test_vec_env_contract_and_auto_reset():
+    env = make()
+    obs = env.get_observations()
+    assert set(obs.keys()) == {"policy", "critic"}
+    assert obs["policy"].shape == (N, 47) and obs["critic"].shape == (N, 61)
+    assert env.num_actions == J and env.max_episode_length == 1000 and env.episode_length_buf.dtype == torch.long
+    with torch.inference_mode():  # as rsl_rl's rollouts; later steps run outside it (e.g. a play script)
+        obs, rewards, dones, extras = env.step(torch.zeros(N, J))
+    assert rewards.shape == (N,) and rewards.dtype == torch.float32 and (rewards >= 0).all()
+    assert dones.shape == (N,) and extras["time_outs"].shape == (N,)
+    assert (env.episode_length_buf == 1).all()
+    assert {"Metrics/lin_vel_error", "Metrics/ang_vel_error", "Perf/physics_ms", "Perf/task_ms"} <= set(extras["log"])
+    # Time-out: every env ends, flagged as a time-out, and restarts from step 0 at the default height.
+    env.episode_length_buf[:] = env.max_episode_length - 1
+    obs, rewards, dones, extras = env.step(torch.zeros(N, J))
+    assert dones.all() and extras["time_outs"].all()
+    assert (env.episode_length_buf == 0).all()
+    assert env.backend.root_pos[:, 2] == pytest.approx([env.backend.spec.default_base_height] * N, abs=1e-6)
+    log = extras["log"]
+    assert log["Episode_Termination/time_out"] == 1.0
+    assert {f"Episode_Reward/{name}" for name in REWARD_TERMS} <= set(log)
+
+
+def test_zero_gains_fall_and_terminate_not_time_out():
+    env = make(g1_flat_play_config())
+    scale_gains(env, 0.0, 0.0)
+    ended = torch.zeros(N, dtype=torch.bool)
+    for _ in range(100):
+        _, _, dones, extras = env.step(torch.zeros(N, J))
+        assert not extras["time_outs"].any()
+        if dones.any():
+            log = extras["log"]
+            assert log["Episode_Termination/time_out"] == 0.0
+            assert max(log[f"Episode_Termination/{r}"] for r in ("base_contact", "bad_orientation", "low_base_height")) > 0
+        ended |= dones.bool()
+    assert ended.all()
+
+
+def test_stands_five_seconds_on_stiff_gains_with_zero_actions():
+    """Recipe gains cannot hold the default pose (envs/robots.py: ankle stiffness 2 x 40 N m/rad < m g h), so a
+    policy is needed to stand; with 10x stiffer servos the zero action must stand for 5 s without a (false) fall."""
+    env = make(g1_flat_play_config())
+    scale_gains(env, 10.0, 3.0)
+    for _ in range(250):
+        _, _, dones, _ = env.step(torch.zeros(N, J))
+        assert not dones.any()
+    assert (env.backend.root_pos[:, 2] > 0.7).all()
+
+
+def test_tracking_rewards_peak_at_the_command():
+    env = make(g1_flat_play_config())
+    task = env.task
+    s = task.state(env.episode_length_buf)
+    command = torch.tensor([[0.5, -0.3, 0.8]]).repeat(N, 1)
+    exact = dataclasses.replace(s, command=command, lin_vel_b=torch.cat([command[:, :2], torch.ones(N, 1)], dim=1),
+                                ang_vel_b=torch.cat([torch.ones(N, 2), command[:, 2:]], dim=1))
+    for fn in (track_lin_vel_xy, track_ang_vel_z):
+        best = fn(exact, task.reward_params)
+        assert best == pytest.approx([1.0] * N)
+        for delta in (-0.3, -0.05, 0.05, 0.3):
+            off = dataclasses.replace(exact, lin_vel_b=exact.lin_vel_b + delta, ang_vel_b=exact.ang_vel_b + delta)
+            assert (fn(off, task.reward_params) < best).all()
+
+
+def test_commands_random_and_scheduled():
+    n, dt = 4000, 0.02
+    identity = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).repeat(n, 1)
+    commands = VelocityCommand(CommandsConfig(), n, dt, torch.Generator().manual_seed(0), torch.device("cpu"))
+    commands.update(torch.zeros(n, dtype=torch.long), identity)  # episode start: every env draws
+    c = commands.command
+    assert ((c[:, :2].norm(dim=1) == 0) | (c[:, :2].norm(dim=1) > 0.2)).all() and (c.abs() <= 1).all()
+    assert 0.07 < (c == 0).all(dim=1).float().mean() < 0.13  # rel_standing_envs = 0.1 (+ a few slow heading envs)
+    # Heading mode: yaw rate = clip(0.5 * (heading - yaw)).
+    moving = commands.heading_mode
+    assert c[moving, 2] == pytest.approx((0.5 * commands.heading[moving]).clamp(-1, 1).tolist(), abs=1e-6)
+
+    play = g1_flat_play_config().commands
+    scheduled = VelocityCommand(play, 3, dt, torch.Generator(), torch.device("cpu"))
+    scheduled.update(torch.tensor([0, int(3.5 / dt), int(21.0 / dt)]), identity[:3])  # 21 s: the loop restarts
+    assert scheduled.command.tolist() == [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_reward_table_matches_config_scales():
+    assert [f.name for f in dataclasses.fields(RewardScales)] == list(REWARD_TERMS)
+
+
+def test_same_seed_same_rollout():
+    actions = random_actions(60)
+    runs = []
+    for seed in (3, 3, 4):
+        env = make(seed=seed)
+        obs = [env.get_observations()["policy"]]
+        for a in actions:
+            obs.append(env.step(a)[0]["policy"])
+        runs.append(torch.stack(obs))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_backend_choice_errors(monkeypatch):
+    with pytest.raises(ConfigError, match="Unknown backend 'bullet'. Valid: mujoco, mjwarp"):
+        make(G1FlatConfig(backend="bullet"))
+    monkeypatch.setitem(sys.modules, "fpo_locomotion.envs.mjwarp_backend", None)  # import fails
+    with pytest.raises(ConfigError, match=r'pip install "\.\[gpu\]"'):
+        make(G1FlatConfig(backend="mjwarp"))
+
+
+@pytest.mark.parametrize("algo", ["fpo", "ppo"])
+def test_one_training_iteration(tmp_path, algo):
+    small = ("train.runner.num_steps_per_env=4", "train.flow_actor.hidden_dims=[32,32]",
+             "train.gaussian_actor.hidden_dims=[32,32]", "train.critic.hidden_dims=[32,32]",
+             "train.flow_actor.flow_steps=2", "train.flow_actor.num_mc=2", "train.fpo.num_learning_epochs=1",
+             "train.ppo.num_learning_epochs=1", "env.num_threads=1")
+    run_dir = train(TrainArgs(task="G1-Flat", algo=algo, num_envs=N, max_iterations=1, log_root=str(tmp_path),
+                              overrides=small))
+    assert (tmp_path / "G1-Flat").is_dir() and run_dir.endswith(algo)
+
+
+def numpy_policy_obs(meta: dict, quat, ang_vel_b, command, joint_pos, joint_vel, last_action, episode_time):
+    """The policy observation from raw robot signals and the deploy metadata only (numpy, float64)."""
+    w, x, y, z = quat.T
+    values = {
+        "base_ang_vel": ang_vel_b,
+        "projected_gravity": np.stack([2 * (w * y - x * z), -2 * (y * z + w * x), 2 * (x * x + y * y) - 1], axis=1),
+        "command": command,
+        "joint_pos": joint_pos - np.asarray(meta["default_joint_pos"]),
+        "joint_vel": joint_vel,
+        "last_action": last_action,
+    }
+    phase = np.mod(episode_time, meta["gait_period"]) / meta["gait_period"]
+    values["gait_phase"] = np.stack([np.sin(2 * np.pi * phase), np.cos(2 * np.pi * phase)], axis=1)
+    parts = []
+    for term in meta["observation_terms"]:
+        value = values[term["name"]]
+        assert value.shape[1] == term["size"]
+        parts.append(value * np.asarray(term["scale"]))
+    return np.concatenate(parts, axis=1)
+
+
+def test_deploy_metadata_rebuilds_the_policy_observation():
+    spec = get_task("G1-Flat-Play")
+    cfg = spec.env_cfg()
+    cfg.num_threads = 1
+    env = spec.make_env(cfg, num_envs=N, seed=0)
+    meta = env.deploy_metadata()
+    assert set(meta) == DEPLOY_KEYS and json.loads(json.dumps(meta)) == meta
+    assert sum(t["size"] for t in meta["observation_terms"]) == env.get_observations()["policy"].shape[1]
+    assert [t["name"] for t in meta["observation_terms"]] == [
+        "base_ang_vel", "projected_gravity", "command", "joint_pos", "joint_vel", "last_action", "gait_phase"]
+    assert len(meta["joint_names"]) == len(meta["kp"]) == J and meta["model"] == "unitree_g1/g1_12dof.xml"
+    assert meta["control_dt"] == pytest.approx(meta["physics_dt"] * meta["decimation"])
+    b = env.backend
+    for a in random_actions(30, std=0.2):
+        obs = env.step(a)[0]["policy"]
+        step = env.episode_length_buf.numpy()
+        last_action = np.where(step[:, None] == 0, 0.0, a.double().numpy())  # a new episode starts from 0
+        expected = numpy_policy_obs(meta, b.root_quat.double().numpy(), b.root_ang_vel_b.double().numpy(),
+                                    env.task.commands.command.double().numpy(), b.joint_pos.double().numpy(),
+                                    b.joint_vel.double().numpy(), last_action, step * meta["control_dt"])
+        np.testing.assert_allclose(obs.numpy(), expected, atol=1e-5)
