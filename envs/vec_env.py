@@ -19,7 +19,9 @@ One ``step(actions)``:
     (a fall reason of the task, or ``time_out``); several fall reasons can hold at once;
   - ``Metrics/<name>`` from the task (e.g. velocity tracking errors), averaged over envs;
   - ``Perf/physics_ms`` (``backend.step`` and ``backend.reset``) and ``Perf/task_ms`` (everything else in
-    ``step``), wall ms.
+    ``step``), wall ms;
+  - ``Metrics/nonfinite_envs``: envs whose actions, physics state, reward or observations were not finite
+    this step. They are terminated (reward 0) and restarted, so NaN never reaches the learner.
 """
 
 from __future__ import annotations
@@ -112,15 +114,19 @@ class LocomotionVecEnv(VecEnv):
         """Apply ``actions`` [N, J] for one control step; returns (obs, rewards [N], dones [N] long, extras)."""
         start = time.perf_counter()
         actions = actions.to(self.device)
+        bad_actions = ~torch.isfinite(actions).all(dim=1)
+        actions = torch.where(bad_actions[:, None], torch.zeros_like(actions), actions)
         self.backend.step(self._default_joint_pos + self.task.action_scale * actions)
         self._sync()
         physics_end = time.perf_counter()
 
         self.episode_length_buf += 1
         out = self.task.evaluate(actions, self.episode_length_buf)
-        time_outs = self.episode_length_buf >= self.max_episode_length
-        dones = out.terminations.any(dim=0) | time_outs
-        self._episode_sums += out.reward_terms
+        nonfinite = bad_actions | ~torch.isfinite(out.reward) | ~self._state_finite()
+        reward = torch.where(nonfinite, torch.zeros_like(out.reward), out.reward)
+        time_outs = (self.episode_length_buf >= self.max_episode_length) & ~nonfinite
+        dones = out.terminations.any(dim=0) | time_outs | nonfinite
+        self._episode_sums += torch.nan_to_num(out.reward_terms, nan=0.0, posinf=0.0, neginf=0.0)
 
         log: dict[str, Any] = {f"Metrics/{k}": v for k, v in out.metrics.items()}
         done_ids = dones.nonzero().squeeze(1)
@@ -130,12 +136,25 @@ class LocomotionVecEnv(VecEnv):
             reset_s = self._reset(done_ids)
         self.task.post_step(self.episode_length_buf)
         obs = self.get_observations()
+        bad_obs = ~torch.stack([torch.isfinite(v).all(dim=1) for v in obs.values()]).all(dim=0)
+        if bad_obs.any():  # a task term produced NaN: restart those envs and observe them again
+            bad_ids = bad_obs.nonzero().squeeze(1)
+            reset_s += self._reset(bad_ids)
+            dones[bad_ids], reward[bad_ids], nonfinite[bad_ids] = True, 0.0, True
+            obs = self.get_observations()
         self._sync()
         end = time.perf_counter()
+        log["Metrics/nonfinite_envs"] = nonfinite.sum().item()
         log["Perf/physics_ms"] = 1e3 * (physics_end - start + reset_s)
         log["Perf/task_ms"] = 1e3 * (end - physics_end - reset_s)
         extras = {"time_outs": time_outs.float(), "log": log}
-        return obs, out.reward, dones.long(), extras
+        return obs, reward, dones.long(), extras
+
+    def _state_finite(self) -> torch.Tensor:
+        """[N] bool: the backend's root and joint state of each env is finite."""
+        b = self.backend
+        state = torch.cat([b.root_pos, b.root_quat, b.root_lin_vel_w, b.root_ang_vel_w, b.joint_pos, b.joint_vel], dim=1)
+        return torch.isfinite(state).all(dim=1)
 
     def _reset(self, env_ids: torch.Tensor) -> float:
         """New episodes in envs ``env_ids`` [M]; returns the seconds spent in ``backend.reset``."""

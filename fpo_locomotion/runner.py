@@ -9,6 +9,7 @@ import io
 import os
 import random
 import statistics
+import warnings
 from contextlib import redirect_stdout
 
 import torch
@@ -75,8 +76,15 @@ class FpoRunner(OnPolicyRunner):
         )
 
     def save(self, path: str, infos: dict | None = None) -> None:
-        """Write the checkpoint to ``path`` atomically (temp file + rename): a killed run never leaves half a file."""
+        """Write the checkpoint to ``path`` atomically (temp file + rename): a killed run never leaves half a file.
+
+        Weights that are not finite are never written: the previous checkpoint stays the newest.
+        """
         saved = self.alg.save()
+        if not all(torch.isfinite(t).all() for t in saved["actor_state_dict"].values() if t.is_floating_point()):
+            warnings.warn(f"Non-finite actor weights at iteration {self.current_learning_iteration}: "
+                          f"checkpoint {path} not written.", stacklevel=2)
+            return
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = {**self.run_info, **(infos or {})}
         saved["rng_state"] = {"torch": torch.get_rng_state(), "python": random.getstate()}

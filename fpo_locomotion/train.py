@@ -133,6 +133,9 @@ def train(args: TrainArgs) -> str:
     os.makedirs(log_dir, exist_ok=True)
 
     device, rank = args.device, int(os.environ.get("RANK", "0"))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device} asks for a GPU but torch sees none (CPU-only torch build or no driver). "
+                          "Use --device cpu; the mjwarp backend also runs on the CPU, slowly.")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one backend per rank, distinct seeds
         if not device.startswith("cuda"):
             raise ConfigError("Multi-process training (torchrun) needs --device cuda: rsl_rl reduces over NCCL.")

@@ -25,6 +25,9 @@ def run_cli(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
         (["--task", "bandit-multimodal", "--set", "oops.x=1"], "Unknown config section"),
         (["--task", "bandit-multimodal", "--config", "missing.yaml"], "Config file 'missing.yaml' does not exist"),
         (["--task", "bandit-multimodal", "--resume", "nowhere/model_3.pt"], "Checkpoint 'nowhere/model_3.pt' does not exist"),
+        (["--task", "G1-Flat", "--backend", "bullet"], "Unknown backend 'bullet'"),
+        (["--task", "bandit-multimodal", "--backend", "mujoco"], "Unknown config key 'env.backend'"),
+        (["--task", "G1-Flat", "--device", "cuda"], "asks for a GPU but torch sees none"),
     ],
 )
 def test_bad_train_input_is_one_clear_line(tmp_path, capsys, args, message):
