@@ -21,10 +21,16 @@ ALGOS = ("fpo", "ppo")
 
 
 @dataclass
-class FlowActorConfig:
+class CriticConfig:
+    """An MLP on the critic observations (also the base of the actor configs)."""
+
     hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
     activation: str = "elu"
     obs_normalization: bool = True
+
+
+@dataclass
+class FlowActorConfig(CriticConfig):
     flow_steps: int = 10
     """K Euler steps from noise to action (FPO paper: 10; FPO++ G1 recipe: 64)."""
     num_mc: int = 8
@@ -34,22 +40,29 @@ class FlowActorConfig:
 
 
 @dataclass
-class GaussianActorConfig:
-    hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
-    activation: str = "elu"
-    obs_normalization: bool = True
+class GaussianActorConfig(CriticConfig):
     init_std: float = 1.0
 
 
 @dataclass
-class CriticConfig:
-    hidden_dims: list[int] = field(default_factory=lambda: [256, 256, 256])
-    activation: str = "elu"
-    obs_normalization: bool = True
+class OnPolicyConfig:
+    """Settings rsl_rl's PPO machinery shares between FPO and PPO (rollout returns, epochs, value loss)."""
+
+    clip_param: float = 0.2
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    gamma: float = 0.99
+    lam: float = 0.95
+    value_loss_coef: float = 1.0
+    max_grad_norm: float = 1.0
+    use_clipped_value_loss: bool = True
+    normalize_advantage_per_mini_batch: bool = False
 
 
 @dataclass
-class FPOConfig:
+class FPOConfig(OnPolicyConfig):
     ratio: str = "per_sample"
     """"per_sample" (FPO++) or "mean" (vanilla FPO)."""
     objective: str = "aspo"
@@ -60,33 +73,15 @@ class FPOConfig:
     ema_decay: float | None = None
     ema_start: int = 0
     num_learning_epochs: int = 10
-    num_mini_batches: int = 4
     learning_rate: float = 3e-4
     optimizer: str = "adamw"
-    gamma: float = 0.99
-    lam: float = 0.95
-    value_loss_coef: float = 1.0
-    max_grad_norm: float = 1.0
-    use_clipped_value_loss: bool = True
-    normalize_advantage_per_mini_batch: bool = False
 
 
 @dataclass
-class PPOConfig:
-    clip_param: float = 0.2
+class PPOConfig(OnPolicyConfig):
     entropy_coef: float = 0.01
-    num_learning_epochs: int = 5
-    num_mini_batches: int = 4
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"
     schedule: str = "adaptive"
     desired_kl: float = 0.01
-    gamma: float = 0.99
-    lam: float = 0.95
-    value_loss_coef: float = 1.0
-    max_grad_norm: float = 1.0
-    use_clipped_value_loss: bool = True
-    normalize_advantage_per_mini_batch: bool = False
 
 
 @dataclass

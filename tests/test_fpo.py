@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from helpers import collect_rollout
 
 from fpo_locomotion.algorithms.fpo import fpo_log_ratio, policy_objective
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
@@ -17,13 +18,7 @@ def collected_fpo(ratio: str, objective: str, **fpo):
     spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
     env = make_env(spec, env_cfg, 16, "cpu", 0)
     alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
-    obs = env.get_observations()
-    with torch.inference_mode():
-        for _ in range(8):
-            actions = alg.act(obs)
-            obs, rewards, dones, extras = env.step(actions)
-            alg.process_env_step(obs, rewards, dones, extras)
-        alg.compute_returns(obs)
+    collect_rollout(alg, env, 8)
     return alg
 
 
@@ -55,7 +50,7 @@ def test_same_pairs_are_reused_across_epochs():
     seen = [b.old_distribution_params for b in alg.storage.mini_batch_generator(2, 3)]
     assert len(seen) == 6
     flat = [p.flatten(0, 1) for p in stored]
-    for eps, tau, loss in seen:  # every minibatch's pairs are rows of the stored rollout tensors
+    for eps, tau, _ in seen:  # every minibatch's pairs are rows of the stored rollout tensors
         assert all((row == flat[0]).all(-1).all(-1).any() for row in eps[:3])
         assert all((row == flat[1]).all(-1).any() for row in tau[:3])
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
+
 from fpo_locomotion.envs.robots import G1_12DOF, G1_12DOF_FOOT_GEOM_NAMES, G1_12DOF_MODEL_PATH, G1_12DOF_STANDING_HEIGHT
 
 SHARED_DIR = Path(os.environ.get("FPO_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))

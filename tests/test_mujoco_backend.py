@@ -9,6 +9,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede t
 
 import pytest
 import torch
+
 from fpo_locomotion.envs.backend import BackendConfig
 from fpo_locomotion.envs.mujoco_backend import MujocoBackend, quat_apply
 from fpo_locomotion.envs.robots import G1_12DOF, G1_12DOF_MODEL_PATH

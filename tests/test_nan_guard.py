@@ -3,6 +3,7 @@ skips the optimizer step, and NaN weights are never written to a checkpoint."""
 
 import pytest
 import torch
+from helpers import collect_rollout
 
 from fpo_locomotion.tasks.g1_flat.config import g1_flat_play_config
 from fpo_locomotion.tasks.g1_flat.env import make_g1_flat_env
@@ -45,13 +46,8 @@ def small_fpo_runner():
 
 def test_nonfinite_loss_skips_the_optimizer_step():
     runner, env = small_fpo_runner()
-    alg, obs = runner.alg, env.get_observations()
-    with torch.inference_mode():
-        for _ in range(4):
-            actions = alg.act(obs)
-            obs, rewards, dones, extras = env.step(actions)
-            alg.process_env_step(obs, rewards, dones, extras)
-        alg.compute_returns(obs)
+    alg = runner.alg
+    collect_rollout(alg, env, 4)
     alg.storage.returns[0, 0] = float("nan")  # poisons the value loss of every minibatch containing it
     before = {k: v.clone() for k, v in alg.critic.state_dict().items()}
     with pytest.warns(UserWarning, match="non-finite loss"):

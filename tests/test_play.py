@@ -10,17 +10,10 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
+from helpers import save_untrained
 
 from fpo_locomotion.errors import CheckpointError
 from fpo_locomotion.play import play
-from fpo_locomotion.train import make_env, make_runner, resolve_configs
-
-
-def save_untrained(path, task="G1-Flat", algo="fpo"):
-    spec, env_cfg, train_cfg = resolve_configs(task)
-    env = make_env(spec, env_cfg, 2, "cpu", 0)
-    make_runner(spec, env, env_cfg, train_cfg, algo, None, "cpu").save(str(path))
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -13,41 +13,14 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from fpo_locomotion.tasks import get_task
+from helpers import randomize_flow_policy, save_untrained
 
 from fpo_locomotion.errors import UserError
 from fpo_locomotion.export import export_policy
 from fpo_locomotion.play import play_env_config
 from fpo_locomotion.runner import load_checkpoint
 from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, read_metadata, run_sim2sim
-from fpo_locomotion.train import make_env, make_runner, resolve_configs
-
-
-def save_untrained(path, task):
-    spec, env_cfg, train_cfg = resolve_configs(task)
-    env = make_env(spec, env_cfg, 2, "cpu", 0)
-    make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").save(str(path))
-    return str(path)
-
-
-def randomize_flow_policy(path, seed=0):
-    """Give the flow policy in checkpoint ``path`` a random output layer (an untrained one is zero, so the
-    policy would output x_0) and random observation statistics (to see the normalization baked in)."""
-    saved = torch.load(path, weights_only=True)
-    for key in ("actor_state_dict", "ema_actor_state_dict"):
-        if key not in saved:
-            continue
-        gen = torch.Generator().manual_seed(seed)
-        w = saved[key]
-        last = max(int(name.split(".")[2]) for name in w if name.startswith("net.trunk."))
-        for name in (f"net.trunk.{last}.weight", f"net.trunk.{last}.bias"):
-            w[name] = 0.05 * torch.randn(w[name].shape, generator=gen)
-        w["obs_normalizer._mean"] = torch.randn(w["obs_normalizer._mean"].shape, generator=gen)
-        w["obs_normalizer._std"] = 0.5 + torch.rand(w["obs_normalizer._std"].shape, generator=gen)
-        w["obs_normalizer._var"] = w["obs_normalizer._std"] ** 2
-    torch.save(saved, path)
-    return str(path)
-
+from fpo_locomotion.tasks import get_task
 
 
 @pytest.fixture(scope="module")
