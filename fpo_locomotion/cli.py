@@ -60,6 +60,12 @@ def _cmd_play(a: argparse.Namespace) -> None:
          render=not a.no_video, viewer=a.viewer, log_root=a.log_root, fps=a.fps)
 
 
+def _cmd_plot_runs(a: argparse.Namespace) -> None:
+    from fpo_locomotion.plot_runs import DEFAULT_TAGS, plot_runs
+
+    plot_runs(a.runs, a.out, tuple(a.tags or DEFAULT_TAGS), a.smooth)
+
+
 def _cmd_bench(a: argparse.Namespace) -> None:
     if a.what == "learner":
         from fpo_locomotion.bench.learner import bench_learner
@@ -136,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     v.add_argument("--max-iterations", type=int, default=None)
     v.set_defaults(func=_cmd_viz_bandit)
+
+    r = sub.add_parser("plot-runs", help="plot tensorboard scalars of several runs on one figure (FPO vs PPO)")
+    r.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    r.add_argument("--out", default="runs.png")
+    r.add_argument("--tags", nargs="+", default=None, help="scalar tags (default: episode length, tracking rewards)")
+    r.add_argument("--smooth", type=int, default=10, help="moving-average window in iterations")
+    r.set_defaults(func=_cmd_plot_runs)
 
     b = sub.add_parser("bench", help="benchmarks: learner (FPO vs PPO update), env (full env vs raw physics), "
                        "inference (ONNX latency per K)")

@@ -1,0 +1,46 @@
+"""``fpo-loco plot-runs``: curves of tensorboard scalars of several runs on one figure (e.g. FPO vs PPO)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_TAGS = ("Train/mean_episode_length", "Episode_Reward/track_lin_vel_xy", "Episode_Reward/track_ang_vel_z",
+                "Metrics/lin_vel_error")
+
+
+def read_scalars(run_dir: str, tag: str) -> tuple[list[int], list[float]]:
+    """(iterations, values) of scalar ``tag`` in the tensorboard events of ``run_dir``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(run_dir, size_guidance={"scalars": 0})
+    events.Reload()
+    if tag not in events.Tags()["scalars"]:
+        return [], []
+    scalars = events.Scalars(tag)
+    return [s.step for s in scalars], [s.value for s in scalars]
+
+
+def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAGS, smooth: int = 10) -> None:
+    """One panel per tag, one line per run (moving average over ``smooth`` iterations), written to ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.5), squeeze=False)
+    for ax, tag in zip(axes[0], tags):
+        for run in run_dirs:
+            steps, values = read_scalars(run, tag)
+            if not values:
+                continue
+            k = max(1, min(smooth, len(values)))
+            smoothed = np.convolve(values, np.ones(k) / k, mode="valid")
+            ax.plot(steps[k - 1:], smoothed, label=os.path.basename(os.path.normpath(run)))
+        ax.set(title=tag, xlabel="iteration")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    fig.savefig(out, dpi=100)
+    print(f"wrote {out}")
