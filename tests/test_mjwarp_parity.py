@@ -228,3 +228,12 @@ def test_render_frame():
     frame = make(1).render(0, width=64, height=48)
     assert frame.shape == (48, 64, 3) and frame.dtype.name == "uint8"
     assert frame.std() > 1.0
+
+
+def test_g1_trains_on_mjwarp_cpu(tmp_path):
+    """``fpo-loco train --task G1-Flat --backend mjwarp`` on a CPU-only machine (warp's CPU device)."""
+    from fpo_locomotion.train import TrainArgs, train
+
+    run_dir = train(TrainArgs(task="G1-Flat", num_envs=4, max_iterations=2, log_root=str(tmp_path),
+                              overrides=("env.backend=mjwarp", "train.runner.num_steps_per_env=4")))
+    assert os.path.isfile(os.path.join(run_dir, "model_1.pt"))
