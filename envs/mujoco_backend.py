@@ -24,6 +24,7 @@ import mujoco
 import mujoco.batch
 import numpy as np
 import torch
+
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
 
 _REDUCE_NETFORCE = 3
