@@ -188,5 +188,5 @@ def test_render_frame():
 def test_raw_physics_benchmark_runs():
     from fpo_locomotion.bench.physics import raw_physics_steps_per_second
 
-    assert raw_physics_steps_per_second(str(G1_12DOF_MODEL_PATH), num_envs=4, num_threads=1, decimation=4,
-                                        seconds=0.05) > 0
+    cfg = BackendConfig(model_path=str(G1_12DOF_MODEL_PATH), num_threads=1)
+    assert raw_physics_steps_per_second(cfg, G1_12DOF, num_envs=4, action_scale=0.25, action_std=0.5, seconds=0.05) > 0

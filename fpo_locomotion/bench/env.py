@@ -44,7 +44,7 @@ def bench_env(task: str = "G1-Flat", num_envs_list: tuple[int, ...] = (64, 256),
                 elapsed = time.perf_counter() - start
                 full_s += elapsed
                 raw_steps += elapsed * raw_physics_steps_per_second(
-                    env.physics.model_path, num_envs, env.physics.num_threads, env.physics.decimation, seconds=elapsed)
+                    env.physics, env.backend.spec, num_envs, env.task.action_scale, action_std, seconds=elapsed, seed=seed)
         total = per_round * rounds
         full, raw = total * num_envs / full_s, raw_steps / full_s
         rows.append({"task": task, "num_envs": num_envs, "full_steps_per_s": full, "raw_steps_per_s": raw,
