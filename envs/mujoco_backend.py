@@ -171,7 +171,7 @@ class MujocoBackend(Backend):
                    torch.tensor(spec.default_joint_pos).repeat(n, 1), torch.zeros(n, j))
 
     def refresh(self) -> None:
-        """Copy the simulation state into the float32 state tensors (done by ``step``, ``reset``, ``push``)."""
+        """Copy the simulation state into the float32 state tensors (done by ``step`` and ``reset``)."""
         # index_select, not advanced indexing: the latter spreads these small gathers over torch's thread
         # pool, which competes with the batch's threads (15 ms instead of 15 us at N=256 on 2 busy cores).
         q, v, rq, rv, sensor = self._qpos, self._qvel, self._root_q, self._root_v, self._sensor
@@ -241,9 +241,12 @@ class MujocoBackend(Backend):
 
     def push(self, env_ids: torch.Tensor, lin_vel_w: torch.Tensor) -> None:
         """Add ``lin_vel_w`` [M, 3] (world frame) to the base linear velocity of envs ``env_ids`` [M]."""
-        rv = self._root_v
-        self._qvel[:, rv:rv + 3].index_add_(0, env_ids.to("cpu", torch.long), lin_vel_w.detach().to("cpu", torch.float64))
-        self.refresh()
+        rv, ids = self._root_v, env_ids.to("cpu", torch.long)
+        self._qvel[:, rv:rv + 3].index_add_(0, ids, lin_vel_w.detach().to("cpu", torch.float64))
+        # Only the pushed envs' base linear velocity changed: update those rows, not every state tensor.
+        vel_w, rows = self._qvel[:, rv:rv + 3].index_select(0, ids).to(self.device, torch.float32), ids.to(self.device)
+        self.root_lin_vel_w.index_copy_(0, rows, vel_w)
+        self.root_lin_vel_b.index_copy_(0, rows, quat_apply_inverse(self.root_quat.index_select(0, rows), vel_w))
 
     def render(self, env_id: int, width: int, height: int, camera_distance: float = 3.0) -> np.ndarray:
         """RGB frame [height, width, 3] uint8 of env ``env_id``, camera looking at its base.
