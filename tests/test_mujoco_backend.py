@@ -99,6 +99,9 @@ def test_push_adds_base_velocity():
     backend.push(torch.tensor([0]), torch.tensor([[1.0, -0.5, 0.0]]))
     assert torch.allclose(backend.root_lin_vel_w[0], before[0] + torch.tensor([1.0, -0.5, 0.0]))
     assert torch.equal(backend.root_lin_vel_w[1], before[1])
+    pushed = {k: getattr(backend, k).clone() for k in ("root_lin_vel_w", "root_lin_vel_b", "root_ang_vel_b")}
+    backend.refresh()  # the pushed rows were updated in place; a full refresh must agree
+    assert all(torch.allclose(v, getattr(backend, k), atol=1e-6) for k, v in pushed.items())
     backend.step(default_targets(2))
     assert backend.root_pos[0, 0] > backend.root_pos[1, 0] + 0.01
 
