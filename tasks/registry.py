@@ -43,7 +43,8 @@ class UnknownTaskError(UserError):
 def register_task(spec: TaskSpec) -> None:
     """Add ``spec`` under ``spec.name``; registering a name twice is an error."""
     if spec.name in _TASKS:
-        raise ValueError(f"Task '{spec.name}' is already registered.")
+        raise ValueError(f"Task '{spec.name}' is already registered ({_TASKS[spec.name].description or 'built in'}); "
+                         "give your task another name.")
     _TASKS[spec.name] = spec
 
 

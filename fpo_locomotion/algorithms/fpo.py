@@ -154,7 +154,7 @@ class FPO(PPO):
         if self.ema_actor is None:
             return
         decay = self.ema_decay if self.num_updates > self.ema_start else 0.0
-        self.ema_actor._sample_std = self._raw_actor.output_std  # the logger reads the policy's sample spread
+        self.ema_actor._last_actions = self._raw_actor._last_actions  # the logger reads the policy's sample spread
         with torch.no_grad():
             for ema_p, p in zip(self.ema_actor.state_dict().values(), self._raw_actor.state_dict().values()):
                 if ema_p.dtype.is_floating_point:

@@ -54,7 +54,8 @@ class FlowActor(nn.Module):
         self.obs_groups = list(obs_groups[obs_set])
         for group in self.obs_groups:
             if obs[group].dim() != 2:
-                raise ValueError(f"FlowActor needs 1-D observation groups, got {tuple(obs[group].shape)} for '{group}'.")
+                raise ValueError(f"FlowActor needs 1-D observation groups, got {tuple(obs[group].shape)} for '{group}': "
+                                 "flatten it in the env or leave it out of train.runner.obs_groups['actor'].")
         self.obs_dim = sum(obs[g].shape[-1] for g in self.obs_groups)
         self.action_dim = output_dim
         self.flow_steps = flow_steps
@@ -64,7 +65,7 @@ class FlowActor(nn.Module):
         self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
         self.net = VelocityNet(self.obs_dim, output_dim, list(hidden_dims), activation, time_embed_dim)
         self._params: tuple[torch.Tensor, ...] = ()
-        self._sample_std = torch.zeros(output_dim)
+        self._last_actions = torch.zeros(1, output_dim)
 
     # ------------------------------------------------------------------ flow policy
     def get_latent(self, obs: TensorDict, masks=None, hidden_state=None) -> torch.Tensor:
@@ -91,7 +92,7 @@ class FlowActor(nn.Module):
         eps = torch.randn(batch, self.num_mc, self.action_dim, device=latent.device)
         tau = torch.rand(batch, self.num_mc, device=latent.device)
         self._params = (eps, tau, self.cfm_loss(latent, actions, eps, tau))
-        self._sample_std = actions.std(dim=0) if batch > 1 else torch.zeros_like(actions[0])
+        self._last_actions = actions
         return actions
 
     # ------------------------------------------------------------------ rsl_rl actor contract
@@ -102,8 +103,9 @@ class FlowActor(nn.Module):
 
     @property
     def output_std(self) -> torch.Tensor:
-        """Spread [A] of the last sampled batch of actions (a flow policy has no std parameter)."""
-        return self._sample_std
+        """Spread [A] of the last sampled batch of actions (a flow policy has no std parameter), for logging."""
+        actions = self._last_actions
+        return actions.std(dim=0) if actions.shape[0] > 1 else torch.zeros_like(actions[0])
 
     @property
     def output_entropy(self) -> torch.Tensor:
