@@ -36,6 +36,7 @@ import warp as wp
 
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
 from fpo_locomotion.envs.mujoco_backend import actuator_ids, compile_model, quat_apply, quat_apply_inverse
+from fpo_locomotion.rendering import FrameRecorder
 
 NCONMAX = 48
 """Contacts allocated per world, pooled over worlds (one world may hold more). 32 G1s falling and lying on the
@@ -138,7 +139,7 @@ class MjwarpBackend(Backend):
         self.foot_pos, self.foot_contact_force = zeros(n, f, 3), zeros(n, f, 3)
         self.base_contact = torch.zeros(n, dtype=torch.bool, device=self.device)
 
-        self._renderer: mujoco.Renderer | None = None
+        self._recorder: FrameRecorder | None = None
         self._render_model = copy.copy(m)
         self._render_data = mujoco.MjData(m)
 
@@ -260,18 +261,13 @@ class MjwarpBackend(Backend):
         Renders with MuJoCo's CPU renderer from a copy of the env's state (nominal model). Needs an OpenGL
         context: set ``MUJOCO_GL=egl`` before importing mujoco on a machine without display.
         """
-        m, data = self._render_model, self._render_data
-        if self._renderer is None or (self._renderer.width, self._renderer.height) != (width, height):
-            if self._renderer is not None:
-                self._renderer.close()
-            m.vis.global_.offwidth = max(m.vis.global_.offwidth, width)
-            m.vis.global_.offheight = max(m.vis.global_.offheight, height)
-            self._renderer = mujoco.Renderer(m, height, width)
+        m, data, recorder = self._render_model, self._render_data, self._recorder
+        if recorder is None or (recorder.renderer.width, recorder.renderer.height) != (width, height):
+            if recorder is not None:
+                recorder.close()
+            self._recorder = recorder = FrameRecorder(m, width, height)
         data.qpos[:] = self._qpos[env_id].cpu().numpy()
         data.qvel[:] = self._qvel[env_id].cpu().numpy()
         mujoco.mj_forward(m, data)
-        camera = mujoco.MjvCamera()
-        camera.lookat[:] = data.xpos[self._base_id]
-        camera.distance, camera.azimuth, camera.elevation = camera_distance, 135.0, -20.0
-        self._renderer.update_scene(data, camera)
-        return self._renderer.render()
+        recorder.camera.distance = camera_distance
+        return recorder.frame(data, data.xpos[self._base_id])

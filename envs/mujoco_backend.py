@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
+from fpo_locomotion.rendering import FrameRecorder
 
 _REDUCE_NETFORCE = 3
 """Contact sensor ``reduce="netforce"``: all matching contacts summed into one force, world frame."""
@@ -161,7 +162,7 @@ class MujocoBackend(Backend):
         self.foot_pos, self.foot_contact_force = zeros(n, f, 3), zeros(n, f, 3)
         self.base_contact = torch.zeros(n, dtype=torch.bool, device=self.device)
 
-        self._renderer: mujoco.Renderer | None = None
+        self._recorder: FrameRecorder | None = None
         self._render_model = None
         self._render_data = None
 
@@ -253,18 +254,14 @@ class MujocoBackend(Backend):
 
         Needs an OpenGL context: set ``MUJOCO_GL=egl`` before importing mujoco on a machine without display.
         """
-        if self._renderer is None or (self._renderer.width, self._renderer.height) != (width, height):
-            if self._renderer is not None:
-                self._renderer.close()
+        recorder = self._recorder
+        if recorder is None or (recorder.renderer.width, recorder.renderer.height) != (width, height):
+            if recorder is not None:
+                recorder.close()
             self._render_model = self.batch.get_model(env_id)
-            vis = self._render_model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, width), max(vis.offheight, height)
             self._render_data = mujoco.MjData(self._render_model)
-            self._renderer = mujoco.Renderer(self._render_model, height, width)
+            self._recorder = recorder = FrameRecorder(self._render_model, width, height)
         self.batch.get_data(env_id, self._render_data)
         mujoco.mj_forward(self._render_model, self._render_data)
-        camera = mujoco.MjvCamera()
-        camera.lookat[:] = self._render_data.xpos[self._base_id]
-        camera.distance, camera.azimuth, camera.elevation = camera_distance, 135.0, -20.0
-        self._renderer.update_scene(self._render_data, camera)
-        return self._renderer.render()
+        recorder.camera.distance = camera_distance
+        return recorder.frame(self._render_data, self._render_data.xpos[self._base_id])

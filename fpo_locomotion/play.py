@@ -36,8 +36,9 @@ import torch
 
 from fpo_locomotion.config import TrainConfig, apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
+from fpo_locomotion.rendering import FrameRecorder
 from fpo_locomotion.runner import load_checkpoint
-from fpo_locomotion.sim2sim import FrameRecorder, parse_commands, print_segments, segment_summary, write_video
+from fpo_locomotion.sim2sim import parse_commands, print_segments, segment_summary, write_video
 
 PLAY_SUFFIX = "-Play"
 
