@@ -35,7 +35,7 @@ import torch
 import warp as wp
 
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
-from fpo_locomotion.envs.mujoco_backend import actuator_ids, compile_model, quat_apply, quat_apply_inverse
+from fpo_locomotion.envs.mujoco_backend import actuator_ids, compile_model, consecutive
 from fpo_locomotion.rendering import FrameRecorder
 
 NCONMAX = 48
@@ -50,11 +50,16 @@ _PER_WORLD_FIELDS = ("geom_friction", "body_mass", "body_subtreemass", "body_inv
 """Model arrays with one row per world: those randomized, and the constants ``set_const`` derives from mass."""
 
 
-def _consecutive(ids: np.ndarray, what: str) -> slice:
-    """``ids`` [K] as a slice, so that tensors indexed by them stay views; they must be consecutive."""
-    if not np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
-        raise ValueError(f"the {what} of the spec's joints must be consecutive and in action order, got {ids.tolist()}")
-    return slice(int(ids[0]), int(ids[0]) + len(ids))
+def quat_apply(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
+    """Rotate ``vec`` [..., 3] by unit quaternions ``quat`` [..., 4] (w, x, y, z)."""
+    w, xyz = quat[..., :1], quat[..., 1:]
+    t = 2.0 * torch.cross(xyz, vec, dim=-1)
+    return vec + w * t + torch.cross(xyz, t, dim=-1)
+
+
+def quat_apply_inverse(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
+    """Rotate ``vec`` [..., 3] by the inverse of unit quaternions ``quat`` [..., 4] (w, x, y, z)."""
+    return quat_apply(torch.cat([quat[..., :1], -quat[..., 1:]], dim=-1), vec)
 
 
 class MjwarpBackend(Backend):
@@ -90,9 +95,9 @@ class MjwarpBackend(Backend):
         m, n = self.model, num_envs
 
         joints = [m.joint(name) for name in spec.joint_names]
-        self._q = _consecutive(np.array([jnt.qposadr[0] for jnt in joints]), "qpos addresses")
-        self._v = _consecutive(np.array([jnt.dofadr[0] for jnt in joints]), "dof addresses")
-        self._act = _consecutive(actuator_ids(m, spec), "actuators")
+        self._q = consecutive(np.array([jnt.qposadr[0] for jnt in joints]), "qpos addresses")
+        self._v = consecutive(np.array([jnt.dofadr[0] for jnt in joints]), "dof addresses")
+        self._act = consecutive(actuator_ids(m, spec), "actuators")
         base = m.body(spec.base_body_name)
         root_joint = int(base.jntadr[0])
         if m.jnt_type[root_joint] != mujoco.mjtJoint.mjJNT_FREE:
