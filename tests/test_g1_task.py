@@ -62,6 +62,20 @@ def test_vec_env_contract_and_auto_reset():
     assert {f"Episode_Reward/{name}" for name in REWARD_TERMS} <= set(log)
 
 
+def test_step_runs_torch_single_threaded_and_restores_the_thread_count():
+    env = make()
+    seen = []
+    evaluate = env.task.evaluate
+    env.task.evaluate = lambda *args: seen.append(torch.get_num_threads()) or evaluate(*args)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        env.step(torch.zeros(N, J))
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_zero_gains_fall_and_terminate_not_time_out():
     env = make(g1_flat_play_config())
     scale_gains(env, 0.0, 0.0)
