@@ -50,6 +50,7 @@ def _rotation_form() -> np.ndarray:
 
 
 _ROTATION_FORM = _rotation_form()
+_IDENTITY = np.eye(3)
 
 
 def rotation_matrices(quat: np.ndarray) -> np.ndarray:
@@ -58,7 +59,7 @@ def rotation_matrices(quat: np.ndarray) -> np.ndarray:
     One matmul of the quaternions' pairwise products: 3 numpy calls instead of ~40 elementwise ones.
     """
     products = (quat[:, :, None] * quat[:, None, :]).reshape(-1, 16)
-    return (products @ _ROTATION_FORM).reshape(-1, 3, 3) + np.eye(3)
+    return (products @ _ROTATION_FORM).reshape(-1, 3, 3) + _IDENTITY
 
 
 def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:
@@ -202,8 +203,8 @@ class MujocoBackend(Backend):
         cols["root_quat"][:] = q[:, rq + 3:rq + 7]
         cols["root_lin_vel_w"][:] = v[:, rv:rv + 3]
         cols["root_ang_vel_b"][:] = v[:, rv + 3:rv + 6]  # a free joint's angular velocity is in its body frame
-        cols["root_lin_vel_b"][:] = np.einsum("nji,nj->ni", rotation, v[:, rv:rv + 3])
-        cols["root_ang_vel_w"][:] = np.einsum("nij,nj->ni", rotation, v[:, rv + 3:rv + 6])
+        cols["root_lin_vel_b"][:] = (v[:, None, rv:rv + 3] @ rotation)[:, 0]  # R^T v
+        cols["root_ang_vel_w"][:] = (rotation @ v[:, rv + 3:rv + 6, None])[:, :, 0]
         cols["joint_pos"][:] = q[:, self._q]
         cols["joint_vel"][:] = v[:, self._v]
         cols["joint_torque"][:] = self._force[:, self._act]
@@ -229,16 +230,16 @@ class MujocoBackend(Backend):
         become ``joint_pos``, and ``mj_forward`` makes every state tensor describe the new state.
         """
         ids = env_ids.cpu().numpy()
-        f64 = lambda x: x.detach().cpu().double().numpy()  # noqa: E731
-        quat, rq, rv = f64(root_quat), self._root_q, self._root_v
+        arr = lambda x: x.detach().cpu().numpy()  # noqa: E731 (float32; numpy casts when assigning into the float64 rows)
+        quat, rq, rv = arr(root_quat).astype(np.float64), self._root_q, self._root_v
         self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
-        self._qpos[ids, rq:rq + 3] = f64(root_pos)
+        self._qpos[ids, rq:rq + 3] = arr(root_pos)
         self._qpos[ids, rq + 3:rq + 7] = quat
-        self._qpos[ids, self._q] = f64(joint_pos)
-        self._qvel[ids, rv:rv + 3] = f64(root_lin_vel_w)
-        self._qvel[ids, rv + 3:rv + 6] = np.einsum("nji,nj->ni", rotation_matrices(quat), f64(root_ang_vel_w))
-        self._qvel[ids, self._v] = f64(joint_vel)
-        self._ctrl[np.ix_(ids, self._act)] = f64(joint_pos)
+        self._qpos[ids, self._q] = arr(joint_pos)
+        self._qvel[ids, rv:rv + 3] = arr(root_lin_vel_w)
+        self._qvel[ids, rv + 3:rv + 6] = (arr(root_ang_vel_w)[:, None] @ rotation_matrices(quat))[:, 0]  # R^T w
+        self._qvel[ids, self._v] = arr(joint_vel)
+        self._ctrl[np.ix_(ids, self._act)] = arr(joint_pos)
         self.batch.forward(ids)
         self.refresh()
 
@@ -265,7 +266,7 @@ class MujocoBackend(Backend):
     def push(self, env_ids: torch.Tensor, lin_vel_w: torch.Tensor) -> None:
         """Add ``lin_vel_w`` [M, 3] (world frame) to the base linear velocity of envs ``env_ids`` [M]."""
         rv = self._root_v
-        np.add.at(self._qvel[:, rv:rv + 3], env_ids.cpu().numpy(), lin_vel_w.detach().cpu().double().numpy())
+        np.add.at(self._qvel[:, rv:rv + 3], env_ids.cpu().numpy(), lin_vel_w.detach().cpu().numpy())
         self.refresh()
 
     def render(self, env_id: int, width: int, height: int, camera_distance: float = 3.0) -> np.ndarray:
