@@ -20,8 +20,12 @@ def read_scalars(run_dir: str, tag: str) -> tuple[list[int], list[float]]:
     return [s.step for s in scalars], [s.value for s in scalars]
 
 
-def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAGS, smooth: int = 10) -> None:
-    """One panel per tag, one line per run (moving average over ``smooth`` iterations), written to ``out``."""
+def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAGS, smooth: int = 10,
+              window: int = 10) -> list[dict]:
+    """One panel per tag, one line per run (moving average over ``smooth`` iterations), written to ``out``.
+
+    Prints and returns one row per run and tag: the mean of the first and of the last ``window`` logged values.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,14 +33,18 @@ def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAG
     import numpy as np
 
     fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.5), squeeze=False)
+    rows = []
     for ax, tag in zip(axes[0], tags):
         for run in run_dirs:
+            name = os.path.basename(os.path.normpath(run))
             steps, values = read_scalars(run, tag)
             if not values:
                 continue
             k = max(1, min(smooth, len(values)))
             smoothed = np.convolve(values, np.ones(k) / k, mode="valid")
-            ax.plot(steps[k - 1:], smoothed, label=os.path.basename(os.path.normpath(run)))
+            ax.plot(steps[k - 1:], smoothed, label=name)
+            rows.append({"run": name, "tag": tag, "iterations": f"{steps[0]}-{steps[-1]}",
+                         "first": float(np.mean(values[:window])), "last": float(np.mean(values[-window:]))})
         ax.set(title=tag, xlabel="iteration")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
@@ -44,3 +52,7 @@ def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAG
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     fig.savefig(out, dpi=100)
     print(f"wrote {out}")
+    print(f"mean of the first -> last {window} logged iterations")
+    for r in rows:
+        print(f"  {r['run']:40s} {r['tag']:34s} {r['first']:10.4f} -> {r['last']:10.4f}  (its {r['iterations']})")
+    return rows
