@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
+from fpo_locomotion.envs.rotations import rotation_matrices
 from fpo_locomotion.rendering import FrameRecorder
 
 _REDUCE_NETFORCE = 3
@@ -35,31 +36,6 @@ def consecutive(ids: np.ndarray, what: str) -> slice:
     if not np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
         raise ValueError(f"the {what} of the spec's joints must be consecutive and in action order, got {ids.tolist()}")
     return slice(int(ids[0]), int(ids[0]) + len(ids))
-
-
-def _rotation_form() -> np.ndarray:
-    """Coefficients [16, 9] of a rotation matrix's entries (row-major) in the products q_i q_j of its unit
-    quaternion (index 4 i + j, with (w, x, y, z) = (0, 1, 2, 3)): R = I + (q q^T).flatten() @ form."""
-    form = np.zeros((16, 9))
-    for entry, terms in enumerate([{10: -2, 15: -2}, {6: 2, 3: -2}, {7: 2, 2: 2},
-                                   {6: 2, 3: 2}, {5: -2, 15: -2}, {11: 2, 1: -2},
-                                   {7: 2, 2: -2}, {11: 2, 1: 2}, {5: -2, 10: -2}]):
-        for product, coefficient in terms.items():
-            form[product, entry] = coefficient
-    return form
-
-
-_ROTATION_FORM = _rotation_form()
-_IDENTITY = np.eye(3)
-
-
-def rotation_matrices(quat: np.ndarray) -> np.ndarray:
-    """Rotation matrices [N, 3, 3] (body to world) of unit quaternions ``quat`` [N, 4] (w, x, y, z).
-
-    One matmul of the quaternions' pairwise products: 3 numpy calls instead of ~40 elementwise ones.
-    """
-    products = (quat[:, :, None] * quat[:, None, :]).reshape(-1, 16)
-    return (products @ _ROTATION_FORM).reshape(-1, 3, 3) + _IDENTITY
 
 
 def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from fpo_locomotion.envs.backend import BackendConfig
-from fpo_locomotion.envs.mujoco_backend import MujocoBackend, rotation_matrices
+from fpo_locomotion.envs.mujoco_backend import MujocoBackend
 from fpo_locomotion.envs.robots import G1_12DOF, G1_12DOF_MODEL_PATH
+from fpo_locomotion.envs.rotations import rotation_matrices
 
 SPEC = G1_12DOF
 J = len(SPEC.joint_names)

@@ -9,7 +9,10 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from fpo_locomotion.envs.rotations import IDENTITY, ROTATION_FORM
 
 
 @dataclass
@@ -37,26 +40,23 @@ class G1State:
     control_dt: float
 
 
-# A rotation's entries are quadratic in its quaternion: each quantity below is one matmul of the 16 products
-# q_i q_j (flattened [N, 16], index 4 i + j with (w, x, y, z) = (0, 1, 2, 3)) with a [16, K] coefficient matrix,
-# plus a constant: 3 tensor ops instead of ~15 elementwise ones (the task's cost is the number of small ops).
-_QUADRATIC_FORMS = {  # name: (offset [K], one {index: coefficient} per column)
-    # g_b = R^T (0, 0, -1) = (2 (wy - xz), -2 (wx + yz), 2 (xx + yy) - 1)
-    "gravity": ((0.0, 0.0, -1.0), ({2: 2.0, 7: -2.0}, {1: -2.0, 11: -2.0}, {5: 2.0, 10: 2.0})),
-    # R e_x on the floor plane: (1 - 2 (yy + zz), 2 (wz + xy))
-    "heading": ((1.0, 0.0), ({10: -2.0, 15: -2.0}, {3: 2.0, 6: 2.0})),
+# Each quantity below is a few entries of the base's rotation matrix R, i.e. one matmul of the quaternion's 16
+# products with columns of ``ROTATION_FORM`` plus the identity's entries: 3 tensor ops instead of ~15 elementwise
+# ones (the task's cost is the number of small ops).
+_QUADRATIC_FORMS = {  # name: (offset [K], coefficients [16, K])
+    # g_b = R^T (0, 0, -1) = -(R's third row)
+    "gravity": (-IDENTITY[2], -ROTATION_FORM[:, 6:9]),
+    # R e_x on the floor plane: (R_00, R_10)
+    "heading": (IDENTITY[:2, 0], ROTATION_FORM[:, [0, 3]]),
 }
 
 
 @functools.lru_cache
 def _quadratic_form(name: str, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(offset [K], coefficients [16, K]) of the quadratic form ``name``."""
-    offset, columns = _QUADRATIC_FORMS[name]
-    matrix = torch.zeros(16, len(columns), dtype=dtype)
-    for k, column in enumerate(columns):
-        for index, value in column.items():
-            matrix[index, k] = value
-    return torch.tensor(offset, dtype=dtype, device=device), matrix.to(device)
+    """(offset [K], coefficients [16, K]) of the quadratic form ``name`` as tensors."""
+    offset, matrix = _QUADRATIC_FORMS[name]
+    return (torch.tensor(offset, dtype=dtype, device=device),
+            torch.tensor(np.ascontiguousarray(matrix), dtype=dtype, device=device))
 
 
 def _quat_quadratic(quat: torch.Tensor, name: str) -> torch.Tensor:
