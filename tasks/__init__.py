@@ -9,7 +9,7 @@ register_task(TaskSpec("bandit-multimodal", BanditMultimodalEnv, BanditConfig, b
                        "one-step 2-D bandit with two equally good modes"))
 register_task(TaskSpec("point-mass-joystick", PointMassJoystickEnv, PointMassConfig, point_mass_train_config, 64,
                        "2-D point mass following a commanded velocity"))
-register_task(TaskSpec("G1-Flat", make_g1_flat_env, G1FlatConfig, g1_flat_train_config, 64,
+register_task(TaskSpec("G1-Flat", make_g1_flat_env, G1FlatConfig, g1_flat_train_config, 512,
                        "Unitree G1 (12 leg joints) tracking joystick velocity commands on flat ground"))
 register_task(TaskSpec("G1-Flat-Play", make_g1_flat_env, g1_flat_play_config, g1_flat_train_config, 16,
                        "G1-Flat with a fixed command schedule and no noise, randomization or pushes"))

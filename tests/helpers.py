@@ -23,8 +23,9 @@ def randomize_flow_policy(path, seed=0):
         gen = torch.Generator().manual_seed(seed)
         w = saved[key]
         last = max(int(name.split(".")[2]) for name in w if name.startswith("net.trunk."))
+        fan_in = w[f"net.trunk.{last}.weight"].shape[1]
         for name in (f"net.trunk.{last}.weight", f"net.trunk.{last}.bias"):
-            w[name] = 0.05 * torch.randn(w[name].shape, generator=gen)
+            w[name] = 0.8 / fan_in**0.5 * torch.randn(w[name].shape, generator=gen)
         w["obs_normalizer._mean"] = torch.randn(w["obs_normalizer._mean"].shape, generator=gen)
         w["obs_normalizer._std"] = 0.5 + torch.rand(w["obs_normalizer._std"].shape, generator=gen)
         w["obs_normalizer._var"] = w["obs_normalizer._std"] ** 2

@@ -47,7 +47,7 @@ def test_vec_env_contract_and_auto_reset():
     assert env.num_actions == J and env.max_episode_length == 1000 and env.episode_length_buf.dtype == torch.long
     with torch.inference_mode():  # as rsl_rl's rollouts; later steps run outside it (e.g. a play script)
         obs, rewards, dones, extras = env.step(torch.zeros(N, J))
-    assert rewards.shape == (N,) and rewards.dtype == torch.float32 and (rewards >= 0).all()
+    assert rewards.shape == (N,) and rewards.dtype == torch.float32 and rewards.isfinite().all()
     assert dones.shape == (N,) and extras["time_outs"].shape == (N,)
     assert (env.episode_length_buf == 1).all()
     assert {"Metrics/lin_vel_error", "Metrics/ang_vel_error", "Perf/physics_ms", "Perf/task_ms"} <= set(extras["log"])
@@ -120,14 +120,22 @@ def test_tracking_rewards_peak_at_the_command():
 def test_commands_random_and_scheduled():
     n, dt = 4000, 0.02
     identity = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).repeat(n, 1)
-    commands = VelocityCommand(CommandsConfig(), n, dt, torch.Generator().manual_seed(0), torch.device("cpu"))
+    cfg = CommandsConfig()
+    commands = VelocityCommand(cfg, n, dt, torch.Generator().manual_seed(0), torch.device("cpu"))
     commands.update(torch.zeros(n, dtype=torch.long), identity)  # episode start: every env draws
     c = commands.command
-    assert ((c[:, :2].norm(dim=1) == 0) | (c[:, :2].norm(dim=1) > 0.2)).all() and (c.abs() <= 1).all()
-    assert 0.07 < (c == 0).all(dim=1).float().mean() < 0.13  # rel_standing_envs = 0.1 (+ a few slow heading envs)
+    assert ((c[:, :2].norm(dim=1) == 0) | (c[:, :2].norm(dim=1) > 0.2)).all()
+    for i, (low, high) in enumerate((cfg.lin_vel_x, cfg.lin_vel_y, cfg.ang_vel_yaw)):
+        assert low <= c[:, i].min() < low + 0.05 and high - 0.05 < c[:, i].max() <= high
+    assert 0.07 < (c == 0).all(dim=1).float().mean() < 0.13  # rel_standing_envs = 0.1 (+ a few slow draws)
     # Heading mode: yaw rate = clip(0.5 * (heading - yaw)).
+    cfg.rel_heading_envs = 1.0
+    commands = VelocityCommand(cfg, n, dt, torch.Generator().manual_seed(0), torch.device("cpu"))
+    commands.update(torch.zeros(n, dtype=torch.long), identity)
     moving = commands.heading_mode
-    assert c[moving, 2] == pytest.approx((0.5 * commands.heading[moving]).clamp(-1, 1).tolist(), abs=1e-6)
+    assert moving.float().mean() > 0.85
+    assert commands.command[moving, 2] == pytest.approx(
+        (0.5 * commands.heading[moving]).clamp(*cfg.ang_vel_yaw).tolist(), abs=1e-6)
 
     play = g1_flat_play_config().commands
     scheduled = VelocityCommand(play, 3, dt, torch.Generator(), torch.device("cpu"))
@@ -213,3 +221,46 @@ def test_deploy_metadata_rebuilds_the_policy_observation():
                                     env.task.commands.command.double().numpy(), b.joint_pos.double().numpy(),
                                     b.joint_vel.double().numpy(), last_action, step * meta["control_dt"])
         np.testing.assert_allclose(obs.numpy(), expected, atol=1e-5)
+
+
+def test_disturbances_grow_with_the_curriculum_from_nominal_to_the_configured_ranges():
+    cfg = G1FlatConfig()
+    cfg.domain_rand.curriculum_steps = [10, 30]
+    env = make(cfg, num_envs=64)
+    task = env.task
+    assert task.disturbance_level() == 0.0 and (task.obs_params.friction == 1.0).all()  # nominal at the start
+    assert (task.obs_params.added_base_mass == 0.0).all()
+    task.common_step = 20
+    assert task.disturbance_level() == pytest.approx(0.5)
+    task.common_step = 30
+    task.reset(torch.arange(64))
+    low, high = cfg.domain_rand.friction_range
+    friction = task.obs_params.friction
+    assert task.disturbance_level() == 1.0 and low <= friction.min() < low + 0.1 and high - 0.1 < friction.max() <= high
+    full = G1FlatConfig()
+    full.domain_rand.curriculum_steps = [0, 0]  # full at once: the envs start randomized
+    assert make(full).task.obs_params.friction.std() > 0.1
+
+
+def test_feet_air_time_pays_single_stance_steps_under_a_moving_command_only():
+    env = make(g1_flat_play_config())
+    task = env.task
+    s = task.state(env.episode_length_buf)
+    feet = s.foot_contact.shape[1]
+    step = dataclasses.replace(
+        s, foot_contact=torch.tensor([[True, False]]).repeat(N, 1)[:, :feet],
+        foot_contact_time=torch.full((N, feet), 0.3), foot_air_time=torch.full((N, feet), 0.25),
+        command=torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.5, 0.0, 0.0]]))
+    step.foot_contact[3] = True  # double stance
+    reward = REWARD_TERMS["feet_air_time"](step, task.reward_params)
+    assert reward.tolist() == pytest.approx([0.25, 0.0, 0.25, 0.0])
+
+
+def test_termination_penalty_counts_falls_not_time_outs():
+    env = make(g1_flat_play_config())
+    scale_gains(env, 0.0, 0.0)
+    penalties = []
+    for _ in range(100):
+        _, _, dones, extras = env.step(torch.zeros(N, J))
+        penalties.append(extras["log"]["Episode_Reward/termination"] if dones.any() else None)
+    assert any(p is not None and p < 0 for p in penalties)

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 class CommandsConfig:
     """Joystick commands (vx, vy in the base frame, m/s; yaw rate, rad/s), resampled per env."""
 
-    lin_vel_x: list[float] = field(default_factory=lambda: [-1.0, 1.0])
-    lin_vel_y: list[float] = field(default_factory=lambda: [-1.0, 1.0])
-    ang_vel_yaw: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    lin_vel_x: list[float] = field(default_factory=lambda: [-0.6, 1.1])
+    lin_vel_y: list[float] = field(default_factory=lambda: [-0.6, 0.6])
+    ang_vel_yaw: list[float] = field(default_factory=lambda: [-1.1, 1.1])
     """Range of the yaw-rate command; heading mode clips its yaw rate to it too."""
     heading: list[float] = field(default_factory=lambda: [-math.pi, math.pi])
-    rel_heading_envs: float = 1.0
+    rel_heading_envs: float = 0.0
     """Fraction of the moving envs in heading mode: yaw rate = clip(heading_stiffness * (heading - yaw))."""
     heading_stiffness: float = 0.5
     rel_standing_envs: float = 0.1
@@ -35,7 +35,8 @@ class CommandsConfig:
 
 @dataclass
 class NoiseConfig:
-    """Uniform noise U[-s, s] added to policy observation terms, in physical units (before the obs scale)."""
+    """Uniform noise U[-s, s] added to policy observation terms, in physical units (before the obs scale),
+    times the disturbance level (``DomainRandConfig.curriculum_steps``)."""
 
     enabled: bool = True
     base_ang_vel: float = 0.2
@@ -46,10 +47,18 @@ class NoiseConfig:
 
 @dataclass
 class DomainRandConfig:
-    """Per-env physics randomization, drawn once when the env is built (legged_gym), and pushes."""
+    """Per-env physics randomization, drawn anew at every episode start, and pushes, both grown by a curriculum.
 
+    The disturbance level L rises linearly from 0 to 1 over ``curriculum_steps``; every range below is the
+    final one (L = 1), at level L it shrinks towards its nominal value (friction 1, added mass 0, gain scale 1,
+    push 0, observation noise 0): ``nominal + L * (end - nominal)``.
+    """
+
+    curriculum_steps: list[int] = field(default_factory=lambda: [7200, 16800])
+    """Control steps of the env (each env steps once per step; an rsl_rl iteration is ``num_steps_per_env``
+    of them) at which the disturbance level starts to rise from 0 and reaches 1. ``[0, 0]``: full at once."""
     randomize_friction: bool = True
-    friction_range: list[float] = field(default_factory=lambda: [0.1, 1.25])
+    friction_range: list[float] = field(default_factory=lambda: [0.3, 1.25])
     randomize_base_mass: bool = True
     added_mass_range: list[float] = field(default_factory=lambda: [-1.0, 3.0])
     """kg added to the pelvis (which carries torso, arms and head)."""
@@ -59,7 +68,7 @@ class DomainRandConfig:
     push_robots: bool = True
     push_interval_s: float = 5.0
     """Each env is pushed every this many seconds of its episode."""
-    max_push_vel_xy: float = 1.5
+    max_push_vel_xy: float = 0.5
     """A push adds U[-max, max] m/s to each of the base's world x and y velocities."""
 
 
@@ -81,7 +90,7 @@ class RewardScales:
     multiplied by the control dt (legged_gym), so the weights are per second."""
 
     track_lin_vel_xy: float = 1.0
-    track_ang_vel_z: float = 0.5
+    track_ang_vel_z: float = 1.0
     lin_vel_z: float = -2.0
     ang_vel_xy: float = -0.05
     orientation: float = -1.0
@@ -91,10 +100,11 @@ class RewardScales:
     action_rate: float = -0.01
     torques: float = -1e-5
     joint_pos_limits: float = -5.0
-    alive: float = 0.15
-    hip_pos: float = -1.0
+    termination: float = -200.0
+    """Per fall (x dt: -4), instead of an alive bonus (Isaac Lab): standing still is no longer a safe income."""
+    hip_pos: float = -0.5
     contact_no_vel: float = -0.2
-    feet_swing_height: float = -20.0
+    feet_air_time: float = 1.0
     contact: float = 0.18
 
 
@@ -104,8 +114,8 @@ class RewardsConfig:
     tracking_sigma: float = 0.25
     """Velocity tracking rewards are exp(-error^2 / tracking_sigma)."""
     base_height_target: float = 0.78
-    swing_height_target: float = 0.08
-    """Height (m) of a swinging foot body (ankle roll axis, 0.035 m above the sole)."""
+    feet_air_time_threshold: float = 0.4
+    """s; the stepping reward grows with the time of single stance up to this (half the gait period)."""
     soft_joint_pos_limit: float = 0.9
     """Fraction of each joint's range, about its middle, that is free of the limit penalty."""
     stance_fraction: float = 0.55
@@ -114,8 +124,8 @@ class RewardsConfig:
     """An env whose |command| is below this should stand on both feet (the gait reward expects no steps)."""
     contact_force: float = 1.0
     """A foot with a contact force above this (N) is in contact."""
-    only_positive_rewards: bool = True
-    """Clip the total reward of a step at 0 (legged_gym)."""
+    only_positive_rewards: bool = False
+    """Clip the total reward of a step at 0 (legged_gym; off: then a fall would cost nothing)."""
 
 
 @dataclass

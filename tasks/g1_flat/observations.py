@@ -134,6 +134,8 @@ class Observations:
                           for name, term in POLICY_TERMS.items()]
         self.noise_scale = _expand(noise_per_term, sizes, device) * self.policy_scale  # [P], in scaled units
         self.has_noise = bool(self.noise_scale.any())
+        self.noise_level = 0.0
+        """Multiplies the noise (the task's disturbance level, 0..1)."""
         privileged_sizes = [int(t.fn(s, p).shape[1]) for t in PRIVILEGED_TERMS.values()]
         self.privileged_scale = _expand([t.scale for t in PRIVILEGED_TERMS.values()], privileged_sizes, device)
 
@@ -141,9 +143,9 @@ class Observations:
         """{"policy": [N, P], "critic": [N, P + C]}."""
         clean = torch.cat([term.fn(s, p) for term in POLICY_TERMS.values()], dim=1) * self.policy_scale
         policy = clean
-        if self.has_noise:
+        if self.has_noise and self.noise_level > 0:
             uniform = torch.rand(clean.shape, generator=self.generator, device=clean.device)
-            policy = clean + (2 * uniform - 1) * self.noise_scale
+            policy = clean + (2 * uniform - 1) * (self.noise_scale * self.noise_level)
         privileged = torch.cat([term.fn(s, p) for term in PRIVILEGED_TERMS.values()], dim=1) * self.privileged_scale
         return {"policy": policy, "critic": torch.cat([clean, privileged], dim=1)}
 

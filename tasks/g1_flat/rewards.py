@@ -1,6 +1,9 @@
 """Reward terms of ``G1-Flat``: small pure functions ``term(s: G1State, p: RewardParams) -> [N]``.
 
-The table ``REWARD_TERMS`` is the legged_gym / unitree_rl_gym G1 recipe; the task multiplies each term by
+The table ``REWARD_TERMS`` started as the legged_gym / unitree_rl_gym G1 recipe and took from Isaac Lab's
+flat G1 what makes standing unprofitable (README "What made it walk"): a termination penalty instead of an
+alive bonus, no clipping of negative totals, a stepping reward (``feet_air_time``) that only a stepping robot
+under a moving command collects, in place of the swing-height penalty. The task multiplies each term by
 its weight (``config.RewardScales``) and the control dt, and sums them. Differences from the recipe:
 
 - ``contact`` (gait agreement): an env commanded to stand (|command| < ``standing_command``) is rewarded
@@ -22,8 +25,9 @@ from dataclasses import dataclass
 
 import torch
 
-from fpo_locomotion.tasks.g1_flat.config import RewardsConfig
+from fpo_locomotion.tasks.g1_flat.config import RewardsConfig, TerminationsConfig
 from fpo_locomotion.tasks.g1_flat.state import G1State
+from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
 
 
 @dataclass
@@ -34,6 +38,7 @@ class RewardParams:
     default_joint_pos: torch.Tensor   # [J]
     soft_joint_limits: torch.Tensor   # [J, 2] (lower, upper), ``soft_joint_pos_limit`` of the hard range
     hip_joint_ids: torch.Tensor       # [H] int64, hip roll and yaw joints
+    terminations: TerminationsConfig
 
 
 def track_lin_vel_xy(s: G1State, p: RewardParams) -> torch.Tensor:
@@ -94,9 +99,9 @@ def joint_pos_limits(s: G1State, p: RewardParams) -> torch.Tensor:
     return ((lower - s.joint_pos).clamp(min=0) + (s.joint_pos - upper).clamp(min=0)).sum(dim=1)
 
 
-def alive(s: G1State, p: RewardParams) -> torch.Tensor:
-    """1 per step."""
-    return torch.ones_like(s.root_pos[:, 0])
+def termination(s: G1State, p: RewardParams) -> torch.Tensor:
+    """1 on the step the robot falls (any fall term of ``terminations.py``; not on a time-out)."""
+    return torch.stack([fn(s, p.terminations) for fn in TERMINATION_TERMS.values()]).any(dim=0).float()
 
 
 def hip_pos(s: G1State, p: RewardParams) -> torch.Tensor:
@@ -110,23 +115,32 @@ def contact_no_vel(s: G1State, p: RewardParams) -> torch.Tensor:
     return (s.foot_vel.square().sum(dim=2) * s.foot_contact).sum(dim=1)
 
 
-def feet_swing_height(s: G1State, p: RewardParams) -> torch.Tensor:
-    """Sum over feet off the floor of (foot z - swing target)^2."""
-    return ((s.foot_pos[:, :, 2] - p.cfg.swing_height_target).square() * ~s.foot_contact).sum(dim=1)
+def _moving(s: G1State, p: RewardParams) -> torch.Tensor:
+    """[N] bool: the env is commanded to move (|command| >= ``standing_command``)."""
+    return s.command.square().sum(dim=1) >= p.cfg.standing_command**2
+
+
+def feet_air_time(s: G1State, p: RewardParams) -> torch.Tensor:
+    """Biped stepping: in single stance, the shorter of the stance foot's contact time and the swing foot's air
+    time (s, capped at ``feet_air_time_threshold``); 0 in double stance, in flight and under a standing
+    command, so a robot that only stands cannot collect it."""
+    mode_time = torch.where(s.foot_contact, s.foot_contact_time, s.foot_air_time)   # [N, F]
+    single_stance = s.foot_contact.sum(dim=1) == 1
+    reward = mode_time.min(dim=1).values.clamp(max=p.cfg.feet_air_time_threshold)
+    return reward * (single_stance & _moving(s, p))
 
 
 def contact(s: G1State, p: RewardParams) -> torch.Tensor:
     """Number of feet [0..F] whose contact agrees with the gait clock (stance for phase < stance_fraction);
     under a standing command every foot should be down."""
-    standing = s.command.square().sum(dim=1, keepdim=True) < p.cfg.standing_command**2
-    stance = (s.leg_phase < p.cfg.stance_fraction) | standing
+    stance = (s.leg_phase < p.cfg.stance_fraction) | ~_moving(s, p)[:, None]
     return (s.foot_contact == stance).sum(dim=1).float()
 
 
 REWARD_TERMS: dict[str, Callable[[G1State, RewardParams], torch.Tensor]] = {
     fn.__name__: fn
     for fn in (track_lin_vel_xy, track_ang_vel_z, lin_vel_z, ang_vel_xy, orientation, base_height, joint_acc,
-               joint_vel, action_rate, torques, joint_pos_limits, alive, hip_pos, contact_no_vel,
-               feet_swing_height, contact)
+               joint_vel, action_rate, torques, joint_pos_limits, termination, hip_pos, contact_no_vel,
+               feet_air_time, contact)
 }
 """Every reward term by name; the names are the fields of ``config.RewardScales``."""

@@ -35,6 +35,8 @@ class G1State:
     foot_vel: torch.Tensor            # [N, F, 3] (foot_pos - foot_pos one step earlier) / control dt
     foot_contact_force: torch.Tensor  # [N, F, 3] net contact force on each foot, world frame
     foot_contact: torch.Tensor        # [N, F] bool, net contact force above the threshold
+    foot_air_time: torch.Tensor       # [N, F] s since the foot left the floor (0 while in contact)
+    foot_contact_time: torch.Tensor   # [N, F] s since the foot touched down (0 while in the air)
     base_contact: torch.Tensor        # [N] bool, a body other than the feet touches the floor
     leg_phase: torch.Tensor           # [N, F] gait phase in [0, 1) of each leg
     control_dt: float

@@ -53,14 +53,19 @@ class G1FlatTask:
         self.last_action = torch.zeros(n, j, device=device)
         self.last_joint_vel = backend.joint_vel.clone()
         self.last_foot_pos = backend.foot_pos.clone()
+        self.foot_air_time = torch.zeros(n, backend.foot_pos.shape[1], device=device)
+        self.foot_contact_time = torch.zeros_like(self.foot_air_time)
         self.push_steps = max(1, round(cfg.domain_rand.push_interval_s / self.control_dt))
+        self.common_step = 0
+        """Control steps taken by the env since it was built (or the run's iteration x steps per env on resume)."""
 
-        friction, added_mass = self._randomize_physics()
+        friction = torch.ones(n, device=device)
+        added_mass = torch.zeros(n, device=device)
         hips = [i for i, joint in enumerate(spec.joint_names) if "hip_roll" in joint or "hip_yaw" in joint]
         self.reward_params = RewardParams(
             cfg.rewards, self.default_joint_pos,
             soft_joint_limits(physics, spec.joint_names, cfg.rewards.soft_joint_pos_limit).to(device),
-            torch.tensor(hips, dtype=torch.long, device=device))
+            torch.tensor(hips, dtype=torch.long, device=device), cfg.terminations)
         weights = {name: getattr(cfg.rewards.scales, name) for name in REWARD_TERMS}
         self.reward_names = [name for name in REWARD_TERMS if weights[name] != 0.0]
         self.reward_fns = [REWARD_TERMS[name] for name in self.reward_names]
@@ -75,35 +80,51 @@ class G1FlatTask:
     def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.device)
 
-    def _randomize_physics(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-env friction, added base mass and PD gain scales (drawn once); returns friction, added mass [N]."""
+    def disturbance_level(self) -> float:
+        """0..1: how far the curriculum has grown randomization, pushes and noise (``DomainRandConfig``)."""
+        start, end = self.cfg.domain_rand.curriculum_steps
+        if end <= start:
+            return float(self.common_step >= start)
+        return min(max((self.common_step - start) / (end - start), 0.0), 1.0)
+
+    def _scaled_range(self, final: list[float], nominal: float) -> tuple[float, float]:
+        """``final`` [lo, hi] shrunk towards ``nominal`` at the current disturbance level."""
+        level = self.disturbance_level()
+        return nominal + level * (final[0] - nominal), nominal + level * (final[1] - nominal)
+
+    def _randomize_physics(self, env_ids: torch.Tensor) -> None:
+        """Draw friction, added base mass and PD gain scales of envs ``env_ids`` [M] at the current level."""
         dr, b = self.cfg.domain_rand, self.backend
-        n, j = b.num_envs, len(b.spec.joint_names)
-        ids = torch.arange(n, device=self.device)
-        friction = torch.ones(n, device=self.device)
-        added_mass = torch.zeros(n, device=self.device)
+        m, j = len(env_ids), len(b.spec.joint_names)
         if dr.randomize_friction:
-            friction = self._uniform((n,), *dr.friction_range)
-            b.set_friction(ids, friction)
+            friction = self._uniform((m,), *self._scaled_range(dr.friction_range, 1.0))
+            b.set_friction(env_ids, friction)
+            self.obs_params.friction[env_ids] = friction
         if dr.randomize_base_mass:
-            added_mass = self._uniform((n,), *dr.added_mass_range)
-            b.set_base_mass_offset(ids, added_mass)
+            added_mass = self._uniform((m,), *self._scaled_range(dr.added_mass_range, 0.0))
+            b.set_base_mass_offset(env_ids, added_mass)
+            self.obs_params.added_base_mass[env_ids] = added_mass
         if dr.randomize_pd_gains:
-            b.set_pd_gain_scale(ids, self._uniform((n, j), *dr.kp_scale_range), self._uniform((n, j), *dr.kd_scale_range))
-        return friction, added_mass
+            b.set_pd_gain_scale(env_ids, self._uniform((m, j), *self._scaled_range(dr.kp_scale_range, 1.0)),
+                                self._uniform((m, j), *self._scaled_range(dr.kd_scale_range, 1.0)))
 
     # ------------------------------------------------------------------ LocomotionTask
     def state(self, episode_length: torch.Tensor) -> G1State:
         """The task's view of the current backend state at episode step ``episode_length`` [N]."""
-        b, rcfg = self.backend, self.cfg.rewards
+        b = self.backend
         return G1State(
             root_pos=b.root_pos, root_quat=b.root_quat, lin_vel_b=b.root_lin_vel_b, ang_vel_b=b.root_ang_vel_b,
             projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos, joint_vel=b.joint_vel,
             last_joint_vel=self.last_joint_vel, joint_torque=b.joint_torque, action=self.action,
             last_action=self.last_action, command=self.commands.command, foot_pos=b.foot_pos,
             foot_vel=(b.foot_pos - self.last_foot_pos) / self.control_dt, foot_contact_force=b.foot_contact_force,
-            foot_contact=b.foot_contact_force.square().sum(dim=2) > rcfg.contact_force**2, base_contact=b.base_contact,
+            foot_contact=self._foot_contact(), foot_air_time=self.foot_air_time,
+            foot_contact_time=self.foot_contact_time, base_contact=b.base_contact,
             leg_phase=leg_phase(episode_length, self.control_dt, self.cfg.gait_period), control_dt=self.control_dt)
+
+    def _foot_contact(self) -> torch.Tensor:
+        """[N, F] bool: net contact force of each foot above ``rewards.contact_force``."""
+        return self.backend.foot_contact_force.square().sum(dim=2) > self.cfg.rewards.contact_force**2
 
     def evaluate(self, actions: torch.Tensor, episode_length: torch.Tensor) -> TaskStep:
         """Rewards [N], weighted terms, fall flags and tracking errors of the step just simulated.
@@ -113,6 +134,9 @@ class G1FlatTask:
         """
         self.last_action.copy_(self.action)
         self.action.copy_(actions)
+        contact = self._foot_contact()
+        self.foot_air_time.copy_(torch.where(contact, 0.0, self.foot_air_time + self.control_dt))
+        self.foot_contact_time.copy_(torch.where(contact, self.foot_contact_time + self.control_dt, 0.0))
         s = self.state(episode_length)
         terms = torch.stack([fn(s, self.reward_params) for fn in self.reward_fns]) * self.reward_weights  # [T, N]
         reward = terms.sum(dim=0)
@@ -122,6 +146,7 @@ class G1FlatTask:
         metrics = {
             "lin_vel_error": torch.linalg.vector_norm(s.command[:, :2] - s.lin_vel_b[:, :2], dim=1).mean(),
             "ang_vel_error": (s.command[:, 2] - s.ang_vel_b[:, 2]).abs().mean(),
+            "disturbance_level": torch.tensor(self.disturbance_level()),
         }
         self.last_joint_vel.copy_(s.joint_vel)
         self.last_foot_pos.copy_(s.foot_pos)
@@ -140,20 +165,26 @@ class G1FlatTask:
         return root_pos, quat, root_vel[:, :3], root_vel[:, 3:], joint_pos, torch.zeros(m, j, device=self.device)
 
     def reset(self, env_ids: torch.Tensor) -> None:
-        """Zero the action history of envs ``env_ids`` [M]; their velocity references restart from the new state."""
+        """Zero the action history and foot timers of envs ``env_ids`` [M], redraw their physics randomization;
+        their velocity references restart from the new state."""
+        self._randomize_physics(env_ids)
+        self.foot_air_time[env_ids] = 0.0
+        self.foot_contact_time[env_ids] = 0.0
         self.action[env_ids] = 0.0
         self.last_action[env_ids] = 0.0
         self.last_joint_vel[env_ids] = self.backend.joint_vel[env_ids]
         self.last_foot_pos[env_ids] = self.backend.foot_pos[env_ids]
 
     def post_step(self, episode_length: torch.Tensor) -> None:
-        """Command resampling / heading control, then pushes of the envs that are due."""
+        """Command resampling / heading control, then pushes of the envs that are due (at the current level)."""
+        self.common_step += 1
+        self.obs.noise_level = self.disturbance_level()
         self.commands.update(episode_length, self.backend.root_quat)
         dr = self.cfg.domain_rand
-        if dr.push_robots:
+        if dr.push_robots and self.disturbance_level() > 0:
             push_ids = ((episode_length % self.push_steps == 0) & (episode_length > 0)).nonzero().squeeze(1)
             if push_ids.numel() > 0:
-                vel = self._uniform((len(push_ids), 3), -dr.max_push_vel_xy, dr.max_push_vel_xy)
+                vel = self._uniform((len(push_ids), 3), *self._scaled_range([-dr.max_push_vel_xy, dr.max_push_vel_xy], 0.0))
                 vel[:, 2] = 0.0
                 self.backend.push(push_ids, vel)
 
