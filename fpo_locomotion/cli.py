@@ -43,7 +43,9 @@ def _cmd_viz_bandit(a: argparse.Namespace) -> None:
 def _cmd_export(a: argparse.Namespace) -> None:
     from fpo_locomotion.export import run_export
 
-    run_export(a.checkpoint, out_dir=a.out, task=a.task, flow_steps=a.flow_steps, use_ema=not a.no_ema,
+    if (a.checkpoint is None) == (a.checkpoint_opt is None):
+        raise UserError("Name the checkpoint once: fpo-loco export CHECKPOINT or fpo-loco export --checkpoint CHECKPOINT.")
+    run_export(a.checkpoint or a.checkpoint_opt, out_dir=a.out, task=a.task, flow_steps=a.flow_steps, use_ema=not a.no_ema,
                log_root=a.log_root)
 
 
@@ -57,7 +59,8 @@ def _cmd_play(a: argparse.Namespace) -> None:
     from fpo_locomotion.play import play
 
     play(a.checkpoint, a.task, commands=a.commands, duration=a.duration, video=a.video, num_envs=a.num_envs,
-         render=not a.no_video, viewer=a.viewer, log_root=a.log_root, fps=a.fps)
+         render=not a.no_video, viewer=a.viewer, log_root=a.log_root, fps=a.fps, disturbed=a.disturbed,
+         overrides=tuple(a.set))
 
 
 def _cmd_plot_runs(a: argparse.Namespace) -> None:
@@ -72,6 +75,10 @@ def _cmd_bench(a: argparse.Namespace) -> None:
 
         bench_learner(num_envs=a.num_envs[0] if a.num_envs else 1024, num_steps=a.num_steps, epochs=a.epochs,
                       repeats=a.repeats)
+    elif a.what == "train":
+        from fpo_locomotion.bench.train import bench_train
+
+        bench_train(task=a.task, num_envs=a.num_envs[0] if a.num_envs else None, iterations=a.repeats)
     elif a.what == "env":
         from fpo_locomotion.bench.env import bench_env
 
@@ -107,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="run a checkpoint on the task's Play variant: video, velocity plot, JSON summary")
     p.add_argument("--task", required=True)
-    p.add_argument("--checkpoint", required=True, metavar="CHECKPOINT|RUN_DIR|latest")
+    p.add_argument("--checkpoint", required=True, metavar="CHECKPOINT|RUN_DIR|latest|pretrained:NAME")
     p.add_argument("--commands", default=None, metavar="VX,VY,WZ;...",
                    help="command segments (default: the Play variant's schedule)")
     p.add_argument("--duration", type=float, default=None, help="seconds per command segment (default 4 with --commands)")
@@ -117,11 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="video frame rate (rendering is the slow part on a CPU)")
     p.add_argument("--num-envs", type=int, default=1)
     p.add_argument("--viewer", action="store_true", help="MuJoCo's interactive viewer on env 0 (needs a display)")
+    p.add_argument("--disturbed", action="store_true",
+                   help="keep the training run's pushes, randomization and observation noise, at their final level")
+    p.add_argument("--set", action="append", default=[], metavar="env.KEY=VALUE",
+                   help="override one env config value on top, e.g. --set env.domain_rand.max_push_vel_xy=1.0")
     p.add_argument("--log-root", default="logs")
     p.set_defaults(func=_cmd_play)
 
-    e = sub.add_parser("export", help="export an FPO checkpoint to ONNX (policy, denoiser) and TorchScript with metadata")
-    e.add_argument("checkpoint", metavar="CHECKPOINT|RUN_DIR|latest")
+    e = sub.add_parser("export", help="export a checkpoint to ONNX (FPO: policy, denoiser; PPO: the Gaussian mean) and "
+                       "TorchScript with deploy metadata")
+    e.add_argument("checkpoint", nargs="?", metavar="CHECKPOINT|RUN_DIR|latest|pretrained:NAME")
+    e.add_argument("--checkpoint", dest="checkpoint_opt", default=None, metavar="CHECKPOINT",
+                   help="the same, as play names it")
     e.add_argument("--task", default=None, help="with 'latest': the task whose newest run to export")
     e.add_argument("--out", default=None, metavar="DIR", help="default <run dir>/exported")
     e.add_argument("--flow-steps", type=int, default=None, help="K of the exported sampler (default: the training K)")
@@ -130,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("sim2sim", help="run an exported policy.onnx in MuJoCo with onnxruntime only (no torch)")
-    s.add_argument("policy", metavar="DIR/policy.onnx", help="the exported policy (or its folder)")
+    s.add_argument("policy", metavar="DIR/policy.onnx", help="the exported policy, its folder, or pretrained:NAME")
     s.add_argument("--commands", default=None, metavar="VX,VY,WZ;...",
                    help="command segments (default: stand, walk 0.5 and 1.0, side-step, turn, back)")
     s.add_argument("--duration", type=float, default=3.0, help="seconds per command segment")
@@ -150,17 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--smooth", type=int, default=10, help="moving-average window in iterations")
     r.set_defaults(func=_cmd_plot_runs)
 
-    b = sub.add_parser("bench", help="benchmarks: learner (FPO vs PPO update), env (full env vs raw physics), "
-                       "inference (ONNX latency per K)")
-    b.add_argument("what", choices=["learner", "env", "inference"])
-    b.add_argument("--task", default="G1-Flat", help="env: the task to time")
+    b = sub.add_parser("bench", help="benchmarks: train (PPO and FPO iterations vs raw physics), learner (FPO vs PPO "
+                       "update), env (full env vs raw physics), inference (ONNX latency per K)")
+    b.add_argument("what", choices=["train", "learner", "env", "inference"])
+    b.add_argument("--task", default="G1-Flat", help="train, env: the task to time")
     b.add_argument("--num-envs", type=lambda s: [int(x) for x in s.split(",")], default=None,
-                   help="learner: batch envs (default 1024); env: comma-separated sizes (default 64,256)")
+                   help="learner: batch envs (default 1024); env: comma-separated sizes (default 64,256); "
+                   "train: env count (default: the task's)")
     b.add_argument("--ks", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16, 32, 64],
                    help="inference: flow steps K to time")
     b.add_argument("--num-steps", type=int, default=24, help="learner: rollout steps per env")
     b.add_argument("--epochs", type=int, default=5, help="learner: learning epochs of both algorithms")
-    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--repeats", type=int, default=3, help="learner: timed updates; train: timed iterations per algorithm")
     b.set_defaults(func=_cmd_bench)
     return parser
 

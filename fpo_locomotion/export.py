@@ -1,6 +1,6 @@
-"""``fpo-loco export``: an FPO checkpoint as ONNX graphs (and TorchScript) that a robot runs without torch.
+"""``fpo-loco export``: a checkpoint as ONNX graphs (and TorchScript) that a robot runs without torch.
 
-Files written to ``out_dir`` (each one checked against torch before it is kept):
+Files written to ``out_dir`` for an FPO checkpoint (each one checked against torch before it is kept):
 
 - ``policy.onnx``: ``obs`` [B, O] float32 -> ``actions`` [B, A]. Observation normalization baked in, the
   K-step Euler sampler unrolled from ``x_0 = 0`` (zero-sampling: deterministic). The robot default.
@@ -11,10 +11,13 @@ Files written to ``out_dir`` (each one checked against torch before it is kept):
 - ``policy.pt``: TorchScript policy (legged_gym style: ``torch.jit.load(p)(obs)``; ``(obs, noise)`` samples).
 - ``metadata.json``: the metadata below plus the measured torch-vs-runtime errors, for people.
 
+A PPO checkpoint gives ``policy.onnx`` / ``policy.pt`` only: ``obs`` -> the Gaussian's mean (normalization
+baked in), the deterministic policy rsl_rl plays, so the baseline deploys and runs in sim2sim the same way.
+
 Every ONNX file carries ``metadata_props`` (values are JSON strings): the task's ``deploy_metadata()``
 (joint names, default pose, Kp/Kd, action scale, control dt, observation terms, commands...; for a task
-without one, only ``task``) and ``obs_dim``, ``action_dim``, ``flow_steps``, ``noise_init``, ``algo``,
-``weights``, ``fpo_locomotion_version``.
+without one, only ``task``) and ``obs_dim``, ``action_dim``, ``policy_type`` ("flow" with ``flow_steps``,
+``noise_init``, ``flow_convention``; or "gaussian_mean"), ``algo``, ``weights``, ``fpo_locomotion_version``.
 
 The unrolled graph uses the velocity net's split first layer: per Euler step k the time-embedding part
 ``W_t emb(t_k)`` is a constant, the observation part ``W_obs obs`` is computed once, and dt is folded into
@@ -34,21 +37,23 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from rsl_rl.utils import resolve_class
 from tensordict import TensorDict
 from torch import nn
 
 import fpo_locomotion
-from fpo_locomotion.config import apply_overrides
+from fpo_locomotion.config import TrainConfig, apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.models.flow_actor import FlowActor, FlowPolicyModule
 from fpo_locomotion.models.velocity_net import sinusoidal_time_embedding
+from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.runner import load_checkpoint
 
 OPSET = 18
 TOLERANCE = 1e-4
 """Largest max-abs difference between the runtime (onnxruntime / TorchScript) and torch that export accepts."""
 VERIFY_BATCH_SIZES = (1, 257)
-METADATA_FORMAT = 1
+METADATA_FORMAT = 2
 FLOW_CONVENTION = "t=0 noise, t=1 action; x_{k+1} = x_k + v(obs, x_k, k/K) / K"
 
 
@@ -105,11 +110,8 @@ def build_actor(loaded: dict, use_ema: bool = True) -> tuple[FlowActor, str]:
     """The FlowActor of a loaded FPO checkpoint (EMA weights where present and ``use_ema``) and which weights ("ema"/"actor")."""
     infos = loaded["infos"]
     if infos.get("algo") != "fpo":
-        raise CheckpointError(
-            f"This is a {str(infos.get('algo')).upper()} checkpoint (Gaussian actor); the flow exporter needs an FPO one. "
-            "Export a PPO policy with rsl_rl's own exporter: OnPolicyRunner.load(checkpoint), then "
-            "runner.export_policy_to_onnx(folder)."
-        )
+        raise CheckpointError(f"This is a {str(infos.get('algo')).upper()} checkpoint (Gaussian actor), not an FPO "
+                              "one; build_gaussian_actor() loads it.")
     train_cfg = infos["train_cfg"]
     groups = train_cfg["runner"]["obs_groups"]
     obs = TensorDict({g: torch.zeros(1, infos["obs_dims"][g]) for g in groups["actor"]}, batch_size=[1])
@@ -120,6 +122,22 @@ def build_actor(loaded: dict, use_ema: bool = True) -> tuple[FlowActor, str]:
     except RuntimeError as e:
         raise CheckpointError(f"The checkpoint's actor weights do not fit its own flow_actor config: {e}") from None
     return actor.eval(), weights
+
+
+def build_gaussian_actor(loaded: dict) -> nn.Module:
+    """The Gaussian actor (rsl_rl ``MLPModel``) of a loaded PPO checkpoint, in eval mode."""
+    infos = loaded["infos"]
+    train_cfg = TrainConfig()
+    apply_overrides(train_cfg, infos["train_cfg"], prefix="train.")
+    actor_class, kwargs = resolve_class(train_cfg.to_rsl_rl("ppo")["actor"])
+    groups = train_cfg.runner.obs_groups
+    obs = TensorDict({g: torch.zeros(1, infos["obs_dims"][g]) for g in groups["actor"]}, batch_size=[1])
+    actor = actor_class(obs, groups, "actor", infos["num_actions"], **kwargs)
+    try:
+        actor.load_state_dict(loaded["actor_state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(f"The checkpoint's actor weights do not fit its own gaussian_actor config: {e}") from None
+    return actor.eval()
 
 
 def make_task_env(infos: dict, num_envs: int = 1, seed: int = 0):
@@ -141,30 +159,28 @@ def make_task_env(infos: dict, num_envs: int = 1, seed: int = 0):
     return env
 
 
-def export_metadata(infos: dict, actor: FlowActor, flow_steps: int, weights: str, env=None) -> dict:
-    """Deploy metadata (plain JSON types): the env's ``deploy_metadata()`` (or ``{"task"}``) + the policy's facts."""
+def export_metadata(infos: dict, obs_dim: int, action_dim: int, policy: dict, env=None) -> dict:
+    """Deploy metadata (plain JSON types): the env's ``deploy_metadata()`` (or ``{"task"}``) + the policy's facts
+    (``policy``: ``policy_type``, ``weights`` and, for a flow, its sampler)."""
     env = env if env is not None else make_task_env(infos)
     deploy = env.deploy_metadata() if hasattr(env, "deploy_metadata") else {"task": infos["task"]}
     deploy = json.loads(json.dumps(deploy))  # plain types, and a clear error below if it is not serializable
     terms = deploy.get("observation_terms")
-    if terms is not None and sum(int(t["size"]) for t in terms) != actor.obs_dim:
+    if terms is not None and sum(int(t["size"]) for t in terms) != obs_dim:
         raise UserError(f"The task's observation terms total {sum(int(t['size']) for t in terms)} values, the "
-                        f"actor's observation has {actor.obs_dim}: deploy_metadata() is out of date.")
+                        f"actor's observation has {obs_dim}: deploy_metadata() is out of date.")
     joints = deploy.get("joint_names")
-    if joints is not None and len(joints) != actor.action_dim:
-        raise UserError(f"The task names {len(joints)} joints, the actor has {actor.action_dim} actions.")
+    if joints is not None and len(joints) != action_dim:
+        raise UserError(f"The task names {len(joints)} joints, the actor has {action_dim} actions.")
     spec = getattr(getattr(env, "backend", None), "spec", None)
     if spec is not None and "default_base_height" not in deploy:
         deploy["default_base_height"] = float(spec.default_base_height)  # the start height of training episodes
     return {
         **deploy,
-        "obs_dim": actor.obs_dim,
-        "action_dim": actor.action_dim,
-        "flow_steps": flow_steps,
-        "noise_init": "zeros",
-        "flow_convention": FLOW_CONVENTION,
+        "obs_dim": obs_dim,
+        "action_dim": action_dim,
+        **policy,
         "algo": infos["algo"],
-        "weights": weights,
         "fpo_locomotion_version": fpo_locomotion.__version__,
         "metadata_format": METADATA_FORMAT,
     }
@@ -204,7 +220,7 @@ def _max_abs_diff(path: str, module: nn.Module, make_inputs, input_names: list[s
     return worst
 
 
-def _random_obs(actor: FlowActor, batch: int, gen: torch.Generator) -> torch.Tensor:
+def _random_obs(actor: nn.Module, batch: int, gen: torch.Generator) -> torch.Tensor:
     """Observations [batch, O] spread like the training data: normalizer mean +- 2 std (raw N(0, 4) without one)."""
     z = 2.0 * torch.randn(batch, actor.obs_dim, generator=gen)
     if not actor.obs_normalization:
@@ -213,30 +229,64 @@ def _random_obs(actor: FlowActor, batch: int, gen: torch.Generator) -> torch.Ten
     return norm._mean + z * norm._std
 
 
+def _write_verified(out_dir: str, names: dict[str, str], write) -> tuple[dict[str, str], dict[str, float]]:
+    """Files ``names`` (key -> file name) in ``out_dir``: ``write(tmp paths)`` writes them and returns the
+    max |runtime - torch| per key; they are renamed into place only if every error is within ``TOLERANCE``
+    (else UserError, nothing written). Returns (final paths, errors)."""
+    os.makedirs(out_dir, exist_ok=True)
+    final = {key: os.path.join(out_dir, name) for key, name in names.items()}
+    tmp = {key: f"{path}.partial" for key, path in final.items()}
+    try:
+        errors = write(tmp)
+        bad = {key: err for key, err in errors.items() if not err <= TOLERANCE}
+        if bad:
+            raise UserError("Export verification failed, nothing written: max |runtime - torch| "
+                            + ", ".join(f"{key} {err:.2e}" for key, err in bad.items())
+                            + f" exceeds {TOLERANCE:.0e}. Report this with the checkpoint.")
+        for key in names:
+            os.replace(tmp[key], final[key])
+    finally:
+        for path in tmp.values():
+            if os.path.exists(path):
+                os.remove(path)
+    return final, errors
+
+
 def export_policy(checkpoint: str, out_dir: str, flow_steps: int | None = None, use_ema: bool = True) -> dict:
-    """Export the FPO checkpoint ``checkpoint`` to ``out_dir``; returns ``{"paths": {...}, "errors": {...}, "metadata": {...}}``.
+    """Export the checkpoint ``checkpoint`` (FPO or PPO) to ``out_dir``; returns ``{"paths", "errors", "metadata"}``.
 
     ``flow_steps`` (K of the exported sampler) defaults to the training K. Each graph is compared with the
     torch actor on random observations (batch 1 and 257); above ``TOLERANCE`` nothing is kept and UserError
     is raised. Files are written under temporary names and renamed only when every check passed.
     """
     loaded = load_checkpoint(checkpoint)
+    if loaded["infos"].get("algo") == "ppo":
+        if flow_steps is not None:
+            raise ConfigError("--flow-steps is a flow policy's setting; this is a PPO checkpoint (Gaussian actor).")
+        metadata, (paths, errors) = _export_gaussian(loaded, out_dir)
+    else:
+        metadata, (paths, errors) = _export_flow(loaded, out_dir, flow_steps, use_ema)
+    metadata_path = os.path.join(out_dir, "metadata.json")
+    with open(metadata_path, "w") as f:
+        json.dump({**metadata, "checkpoint": os.path.abspath(checkpoint), "max_abs_error_vs_torch": errors}, f, indent=2)
+    return {"paths": {**paths, "metadata": metadata_path}, "errors": errors, "metadata": metadata}
+
+
+def _export_flow(loaded: dict, out_dir: str, flow_steps: int | None, use_ema: bool):
+    """(metadata, (paths, errors)) of an FPO checkpoint: policy, stochastic policy, denoiser, TorchScript."""
     actor, weights = build_actor(loaded, use_ema)
     k = actor.flow_steps if flow_steps is None else flow_steps
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"--flow-steps must be a positive integer, got {flow_steps!r}.")
-    metadata = {**export_metadata(loaded["infos"], actor, k, weights), "checkpoint_iteration": int(loaded.get("iter", -1))}
-
-    os.makedirs(out_dir, exist_ok=True)
-    names = {"policy": "policy.onnx", "policy_stochastic": "policy_stochastic.onnx",
-             "denoiser": "denoiser.onnx", "torchscript": "policy.pt"}
-    final = {key: os.path.join(out_dir, name) for key, name in names.items()}
-    tmp = {key: f"{path}.partial" for key, path in final.items()}
-    gen = torch.Generator().manual_seed(0)
     o, a = actor.obs_dim, actor.action_dim
+    policy_facts = {"policy_type": "flow", "flow_steps": k, "noise_init": "zeros", "flow_convention": FLOW_CONVENTION,
+                    "weights": weights}
+    metadata = {**export_metadata(loaded["infos"], o, a, policy_facts), "checkpoint_iteration": int(loaded.get("iter", -1))}
+    gen = torch.Generator().manual_seed(0)
     reference = FlowPolicyModule(actor, k).eval()  # the actor's own sampler: what training evaluates
-    errors: dict[str, float] = {}
-    try:
+
+    def write(tmp: dict[str, str]) -> dict[str, float]:
+        errors = {}
         policy = UnrolledFlowPolicy(actor, k).eval()
         _export_onnx(policy, (torch.zeros(1, o),), ["obs"], "actions", a, tmp["policy"], metadata)
         errors["policy"] = _max_abs_diff(tmp["policy"], reference, lambda b: (_random_obs(actor, b, gen),), ["obs"])
@@ -256,22 +306,47 @@ def export_policy(checkpoint: str, out_dir: str, flow_steps: int | None = None, 
             ["obs", "x_t", "t"])
 
         errors["torchscript"] = _export_torchscript(policy, reference, tmp["torchscript"], _random_obs(actor, 64, gen))
+        return errors
 
-        bad = {key: err for key, err in errors.items() if not err <= TOLERANCE}
-        if bad:
-            raise UserError("Export verification failed, nothing written: max |runtime - torch| "
-                            + ", ".join(f"{key} {err:.2e}" for key, err in bad.items())
-                            + f" exceeds {TOLERANCE:.0e}. Report this with the checkpoint.")
-        for key in names:
-            os.replace(tmp[key], final[key])
-    finally:
-        for path in tmp.values():
-            if os.path.exists(path):
-                os.remove(path)
-    metadata_path = os.path.join(out_dir, "metadata.json")
-    with open(metadata_path, "w") as f:
-        json.dump({**metadata, "checkpoint": os.path.abspath(checkpoint), "max_abs_error_vs_torch": errors}, f, indent=2)
-    return {"paths": {**final, "metadata": metadata_path}, "errors": errors, "metadata": metadata}
+    names = {"policy": "policy.onnx", "policy_stochastic": "policy_stochastic.onnx",
+             "denoiser": "denoiser.onnx", "torchscript": "policy.pt"}
+    return metadata, _write_verified(out_dir, names, write)
+
+
+class _GaussianMeanReference(nn.Module):
+    """The PPO actor as training runs it (observation groups as a TensorDict, deterministic output): obs [B, O] -> mean [B, A]."""
+
+    def __init__(self, actor: nn.Module, group_dims: dict[str, int]) -> None:
+        super().__init__()
+        self.actor, self.group_dims = actor, group_dims
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(obs, list(self.group_dims.values()), dim=-1)
+        return self.actor(TensorDict(dict(zip(self.group_dims, parts)), batch_size=[obs.shape[0]]))
+
+
+def _export_gaussian(loaded: dict, out_dir: str):
+    """(metadata, (paths, errors)) of a PPO checkpoint: the Gaussian mean as ONNX and TorchScript."""
+    infos = loaded["infos"]
+    actor = build_gaussian_actor(loaded)
+    o, a = actor.obs_dim, infos["num_actions"]
+    metadata = {**export_metadata(infos, o, a, {"policy_type": "gaussian_mean", "weights": "actor"}),
+                "checkpoint_iteration": int(loaded.get("iter", -1))}
+    reference = _GaussianMeanReference(actor, {g: infos["obs_dims"][g] for g in actor.obs_groups}).eval()
+    gen = torch.Generator().manual_seed(0)
+
+    def write(tmp: dict[str, str]) -> dict[str, float]:
+        _export_onnx(actor.as_onnx(verbose=False).eval(), (torch.zeros(1, o),), ["obs"], "actions", a, tmp["policy"],
+                     metadata)
+        errors = {"policy": _max_abs_diff(tmp["policy"], reference, lambda b: (_random_obs(actor, b, gen),), ["obs"])}
+        obs = _random_obs(actor, 64, gen)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.script(actor.as_jit().eval()).save(tmp["torchscript"])
+            errors["torchscript"] = float((torch.jit.load(tmp["torchscript"])(obs) - reference(obs)).abs().max())
+        return errors
+
+    return metadata, _write_verified(out_dir, {"policy": "policy.onnx", "torchscript": "policy.pt"}, write)
 
 
 def _export_torchscript(policy: UnrolledFlowPolicy, reference: nn.Module, path: str, obs: torch.Tensor) -> float:
@@ -289,17 +364,19 @@ def run_export(checkpoint: str, out_dir: str | None = None, task: str | None = N
                use_ema: bool = True, log_root: str = "logs") -> dict:
     """``fpo-loco export``: resolve ``checkpoint`` (file, run directory, or "latest" of ``task``), export, print a summary.
 
-    ``out_dir`` defaults to ``<run directory>/exported``.
+    ``out_dir`` defaults to ``<run directory>/exported`` (``<log_root>/pretrained/<name>/exported`` for
+    "pretrained:<name>").
     """
     from fpo_locomotion.train import resolve_checkpoint
 
     if checkpoint == "latest" and not task:
         raise ConfigError("'latest' needs --task: the newest run of which task?")
     path = resolve_checkpoint(checkpoint, task or "", log_root)
-    out_dir = out_dir or os.path.join(os.path.dirname(os.path.abspath(path)), "exported")
+    out_dir = out_dir or os.path.join(output_dir(checkpoint, path, log_root), "exported")
     result = export_policy(path, out_dir, flow_steps=flow_steps, use_ema=use_ema)
     meta = result["metadata"]
-    print(f"Exported {path} ({meta['task']}, {meta['weights']} weights, K={meta['flow_steps']}, "
+    sampler = f"K={meta['flow_steps']}" if meta["policy_type"] == "flow" else "Gaussian mean"
+    print(f"Exported {path} ({meta['task']}, {meta['algo'].upper()}, {meta['weights']} weights, {sampler}, "
           f"obs {meta['obs_dim']} -> actions {meta['action_dim']}) to {out_dir}:")
     for key, file in result["paths"].items():
         err = result["errors"].get(key)

@@ -2,7 +2,8 @@
 
 The checkpoint's policy (the EMA actor where the checkpoint has one; zero-sampling for a flow policy, the
 mean for a Gaussian one) runs the task's Play variant (``G1-Flat`` -> ``G1-Flat-Play``: no observation
-noise, no randomization, no pushes) on the CPU MuJoCo backend. The env config is the checkpoint's own
+noise, no randomization, no pushes; ``--disturbed``: the training run's, at their final level) on the CPU
+MuJoCo backend; ``--set env.KEY=VALUE`` changes the env config on top. The env config is the checkpoint's own
 (action scale, gait, physics as trained) with the Play variant's changes on top; the commands follow a
 schedule of segments (``--commands "vx,vy,wz;..."``, ``--duration`` seconds each; by default the Play
 variant's schedule), set through the task's ``commands.schedule`` and restarted at each episode start.
@@ -34,8 +35,9 @@ import time
 import numpy as np
 import torch
 
-from fpo_locomotion.config import TrainConfig, apply_overrides
+from fpo_locomotion.config import TrainConfig, apply_overrides, parse_set_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
+from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.rendering import FrameRecorder
 from fpo_locomotion.runner import load_checkpoint
 from fpo_locomotion.sim2sim import parse_commands, print_segments, segment_summary, write_video
@@ -67,9 +69,14 @@ def _changed_fields(new, old) -> dict:
     return changed
 
 
-def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list[list[float]] | None):
+def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list[list[float]] | None,
+                    disturbed: bool = False, overrides: dict | None = None):
     """The checkpoint's env config with the Play variant's changes, the CPU backend, ``schedule`` rows
-    [duration_s, vx, vy, wz] (None: the Play variant's), and episodes long enough for one pass of it."""
+    [duration_s, vx, vy, wz] (None: the Play variant's), and episodes long enough for one pass of it.
+
+    ``disturbed``: keep the checkpoint's randomization, pushes and observation noise, at the curriculum's final
+    level. ``overrides``: a nested ``env`` dict (``--set env.KEY=VALUE``) applied last.
+    """
     from fpo_locomotion.tasks import get_task
 
     train_default, play_default = get_task(train_name).env_cfg(), get_task(play_name).env_cfg()
@@ -79,6 +86,14 @@ def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list
     except ConfigError as e:
         raise CheckpointError(f"The checkpoint's env config no longer fits task '{train_name}' ({e}).") from None
     apply_overrides(cfg, _changed_fields(play_default, train_default), prefix="env.")
+    if disturbed:
+        if not hasattr(cfg, "domain_rand"):
+            raise UserError(f"Task '{train_name}' has no disturbances (env.domain_rand) to play with.")
+        apply_overrides(cfg, {k: infos["env_cfg"][k] for k in ("domain_rand", "noise") if k in infos["env_cfg"]},
+                        prefix="env.")
+        if hasattr(cfg.domain_rand, "curriculum_steps"):
+            cfg.domain_rand.curriculum_steps = [0, 0]
+    apply_overrides(cfg, overrides or {}, prefix="env.")
     if not hasattr(cfg, "commands") or not hasattr(cfg.commands, "schedule"):
         raise UserError(f"Task '{train_name}' has no command schedule (env.commands.schedule); play runs locomotion "
                         "tasks such as G1-Flat.")
@@ -93,7 +108,8 @@ def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list
     return cfg
 
 
-def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[float]] | None, seed: int = 0):
+def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[float]] | None, seed: int = 0,
+                disturbed: bool = False, overrides: dict | None = None):
     """(env, policy, loaded checkpoint dict): the Play env and the checkpoint's inference policy on the CPU.
 
     Raises CheckpointError for a checkpoint of another task or one whose observation/action layout differs.
@@ -107,7 +123,7 @@ def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[f
     if infos.get("task") not in (train_name, play_name):
         raise CheckpointError(f"Checkpoint '{checkpoint}' was trained on task '{infos.get('task')}', not "
                               f"'{train_name}'. Pass --task {infos.get('task')} or a checkpoint of {train_name}.")
-    env_cfg = play_env_config(infos, train_name, play_name, schedule)
+    env_cfg = play_env_config(infos, train_name, play_name, schedule, disturbed, overrides)
     env = make_env(get_task(play_name), env_cfg, num_envs, "cpu", seed)
     train_cfg = TrainConfig()
     apply_overrides(train_cfg, infos["train_cfg"], prefix="train.")
@@ -158,11 +174,13 @@ def plot_velocity(path: str, t: np.ndarray, commanded: np.ndarray, measured: np.
 def play(checkpoint: str, task: str, commands: str | None = None, duration: float | None = None,
          video: str | None = None, num_envs: int = 1, render: bool = True, viewer: bool = False,
          log_root: str = "logs", fps: float = 25.0, width: int = 640, height: int = 480, settle_s: float = 1.0,
-         seed: int = 0) -> dict:
+         seed: int = 0, disturbed: bool = False, overrides: tuple[str, ...] = ()) -> dict:
     """Run a checkpoint on the Play variant of ``task`` for one pass of the command schedule; returns the summary.
 
     ``commands``: "vx,vy,wz;..." segments of ``duration`` s each (default: the Play variant's schedule, whose
-    segment durations ``duration`` replaces if given). ``checkpoint``: a file, a run directory or "latest".
+    segment durations ``duration`` replaces if given). ``disturbed`` and ``overrides`` ("env.KEY=VALUE"
+    pairs): see :func:`play_env_config`. ``checkpoint``: a file, a run directory, "latest" or
+    "pretrained:<name>".
     """
     from fpo_locomotion.train import resolve_checkpoint
 
@@ -175,6 +193,10 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         raise ConfigError(f"--duration must be positive (seconds per command), got {duration}.")
     if not fps > 0:
         raise ConfigError(f"--fps must be positive, got {fps}.")
+    sections = parse_set_overrides(list(overrides))
+    if set(sections) - {"env"}:
+        raise ConfigError("play takes env.* overrides only (the policy is the checkpoint's), e.g. "
+                          "--set env.domain_rand.max_push_vel_xy=1.0.")
     train_name, _ = play_task_names(task)
     path = resolve_checkpoint(checkpoint, train_name, log_root)
     schedule = None
@@ -184,14 +206,14 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         from fpo_locomotion.tasks import get_task
 
         schedule = [[duration, *row[1:]] for row in get_task(play_task_names(task)[1]).env_cfg().commands.schedule]
-    env, policy, loaded = load_policy(path, task, num_envs, schedule, seed)
+    env, policy, loaded = load_policy(path, task, num_envs, schedule, seed, disturbed, sections.get("env"))
     rows = np.array(env.cfg.commands.schedule, dtype=np.float64)  # [S, 4]
     ends = np.cumsum(rows[:, 0])
     dt = env.backend.control_dt
     steps = int(round(ends[-1] / dt))
     cmd_slice, cmd_scale = _command_slice(env)
 
-    video_path = video or os.path.join(os.path.dirname(os.path.abspath(path)), "play",
+    video_path = video or os.path.join(output_dir(checkpoint, path, log_root), "play",
                                        os.path.splitext(os.path.basename(path))[0] + ".mp4")
     stem = os.path.splitext(video_path)[0]
     os.makedirs(os.path.dirname(os.path.abspath(video_path)), exist_ok=True)
@@ -252,6 +274,8 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         "algo": infos["algo"],
         "weights": weights if infos["algo"] == "fpo" else "actor",
         "num_envs": num_envs,
+        "disturbed": disturbed,
+        "overrides": list(overrides),
         "duration_s": steps * dt,
         "settle_s": settle_s,
         "segments": segments,
@@ -266,7 +290,8 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     result["summary"] = os.path.abspath(summary_path)
     with open(summary_path, "w") as f:
         json.dump(result, f, indent=2)
-    print_segments(segments, f"play {path} on {result['play_task']} ({num_envs} env(s), {result['duration_s']:g} s, "
+    print_segments(segments, f"play {path} on {result['play_task']}{' with disturbances' if disturbed else ''} "
+                             f"({num_envs} env(s), {result['duration_s']:g} s, "
                              f"errors after {settle_s:g} s of each segment):")
     print(f"  falls: {result['falls']}; mean episode length {result['mean_episode_length_s']:.1f} s over "
           f"{result['episodes']} episode(s)")

@@ -29,7 +29,11 @@ class ProgressLogger(Logger):
         self.print_interval = print_interval
         self.bar: tqdm | None = None
 
+    last_times: tuple[float, float] = (0.0, 0.0)
+    """(collect, learn) seconds of the last iteration."""
+
     def log(self, it: int, start_it: int, total_it: int, collect_time: float, learn_time: float, **kwargs) -> None:
+        self.last_times = (collect_time, learn_time)
         captured = io.StringIO()
         with redirect_stdout(captured):
             super().log(it=it, start_it=start_it, total_it=total_it, collect_time=collect_time,

@@ -35,11 +35,12 @@ import numpy as np
 import onnxruntime as ort
 
 from fpo_locomotion.errors import UserError
+from fpo_locomotion.pretrained import pretrained_file
 from fpo_locomotion.rendering import FrameRecorder
 
 REQUIRED_METADATA = ("task", "joint_names", "default_joint_pos", "kp", "kd", "effort_limit", "action_scale",
                      "control_dt", "physics_dt", "decimation", "observation_terms", "command_names",
-                     "command_ranges", "gait_period", "model", "obs_dim", "action_dim", "flow_steps", "noise_init")
+                     "command_ranges", "gait_period", "model", "obs_dim", "action_dim", "policy_type", "algo")
 DEFAULT_COMMANDS = [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 1.0), (-0.5, 0.0, 0.0)]
 """Stand, forward slow and fast, sideways, turn in place, backwards (as G1-Flat-Play)."""
 FALL_HEIGHT_FRACTION = 0.5
@@ -56,8 +57,9 @@ def read_metadata(onnx_path: str) -> dict:
 def load_session(onnx_path: str, threads: int = 1) -> ort.InferenceSession:
     """An onnxruntime CPU session (``threads`` intra/inter-op threads) with a clear error for a bad file.
 
-    An export folder stands for its ``policy.onnx``.
+    An export folder stands for its ``policy.onnx``, "pretrained:<name>" for a shipped policy's.
     """
+    onnx_path = pretrained_file(onnx_path, "policy.onnx") or onnx_path
     if os.path.isdir(onnx_path):
         onnx_path = os.path.join(onnx_path, "policy.onnx")
     if not os.path.isfile(onnx_path):
@@ -371,14 +373,16 @@ def run_sim2sim(onnx_path: str, commands: list[tuple[float, float, float]] | str
     result = {
         "policy": os.path.abspath(onnx_path),
         "task": meta["task"],
-        "flow_steps": meta["flow_steps"],
+        "policy_type": meta["policy_type"],
+        "flow_steps": meta.get("flow_steps"),
         "segments": segments,
         "falls": sum(s["falls"] for s in segments),
         "duration_s": steps * control_dt * len(commands),
         "policy_ms_median": 1e3 * float(np.median(latencies)),
         "video": os.path.abspath(video) if video else None,
     }
-    print_segments(segments, f"sim2sim {onnx_path} ({meta['task']}, K={meta['flow_steps']}, MuJoCo, onnxruntime; "
+    sampler = f"flow K={meta['flow_steps']}" if meta["policy_type"] == "flow" else "Gaussian mean"
+    print_segments(segments, f"sim2sim {onnx_path} ({meta['task']} {meta['algo'].upper()}, {sampler}, MuJoCo, onnxruntime; "
                              f"{duration:g} s per command, errors after {settle_s:g} s):")
     print(f"  falls: {result['falls']}; policy inference median {result['policy_ms_median']:.2f} ms "
           f"(control period {1e3 * control_dt:.0f} ms)" + (f"; video: {video}" if video else ""))

@@ -22,6 +22,8 @@ import yaml
 import fpo_locomotion
 from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError
+from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
+from fpo_locomotion.pretrained import pretrained_file
 from fpo_locomotion.runner import FpoRunner
 from fpo_locomotion.tasks import TaskSpec, get_task
 
@@ -99,7 +101,11 @@ def latest_checkpoint(run_dir: str) -> str:
 
 
 def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> str:
-    """A checkpoint file from a file path, a run directory, or "latest" (newest run of ``task`` with a checkpoint)."""
+    """A checkpoint file from a file path, a run directory, "latest" (newest run of ``task`` with a checkpoint)
+    or "pretrained:<name>" (a policy shipped with the package)."""
+    shipped = pretrained_file(checkpoint, "model.pt")
+    if shipped:
+        return shipped
     if checkpoint == "latest":
         runs = sorted(glob.glob(os.path.join(log_root, task, "*", "model_*.pt")), key=os.path.getmtime)
         if not runs:
@@ -108,8 +114,8 @@ def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> st
     if os.path.isdir(checkpoint):
         return latest_checkpoint(checkpoint)
     if not os.path.isfile(checkpoint):
-        raise CheckpointError(f"Checkpoint '{checkpoint}' does not exist (give a model_*.pt file, a run directory "
-                              "or 'latest').")
+        raise CheckpointError(f"Checkpoint '{checkpoint}' does not exist (give a model_*.pt file, a run directory, "
+                              "'latest' or 'pretrained:fpo').")
     return checkpoint
 
 
@@ -124,6 +130,9 @@ def train(args: TrainArgs) -> str:
     if train_cfg.runner.logger not in ("tensorboard", "wandb"):
         raise ConfigError(f"Unknown logger '{train_cfg.runner.logger}'. Valid: tensorboard, wandb.")
 
+    if args.resume and args.resume.startswith(PRETRAINED_PREFIX):
+        raise ConfigError(f"--resume {args.resume}: a run resumes in its own folder, and a shipped policy has none. "
+                          "Copy its model.pt into a run folder of yours (e.g. logs/G1-Flat/finetune/) and resume that.")
     resume_path = resolve_checkpoint(args.resume, args.task, args.log_root) if args.resume else None
     if resume_path:
         log_dir = os.path.dirname(os.path.abspath(resume_path))
@@ -151,6 +160,9 @@ def train(args: TrainArgs) -> str:
     if resume_path:
         runner.load(resume_path)
         print(f"Resumed from {resume_path} at iteration {runner.current_learning_iteration}.")
+        task = getattr(env, "task", None)
+        if hasattr(task, "common_step"):  # a curriculum on env steps continues where the run stopped
+            task.common_step = runner.current_learning_iteration * train_cfg.runner.num_steps_per_env
     remaining = train_cfg.runner.max_iterations - runner.current_learning_iteration
     if remaining > 0:
         runner.learn(remaining, init_at_random_ep_len=True)

@@ -1,4 +1,5 @@
-"""Export: ONNX graphs match torch (fresh K=64 and briefly trained EMA policies), metadata fits G1-Flat, bad input is refused."""
+"""Export: ONNX graphs match torch (fresh K=64 and briefly trained EMA policies; a PPO policy's mean), metadata fits
+G1-Flat, bad input is refused."""
 
 import os
 
@@ -116,10 +117,44 @@ def test_briefly_trained_policy_exports_its_ema_weights(tmp_path):
         assert onnx_vs_torch(result["paths"]["policy"], FlowPolicyModule(actor, 8).eval(), (obs,), ["obs"]) <= 1e-4
 
 
-def test_ppo_corrupt_and_foreign_checkpoints_are_refused(tmp_path):
-    ppo = save_untrained(tmp_path / "ppo.pt", task="point-mass-joystick", algo="ppo")
-    with pytest.raises(CheckpointError, match="PPO checkpoint.*needs an FPO one.*export_policy_to_onnx"):
-        export_policy(ppo, str(tmp_path / "out"))
+def test_ppo_checkpoint_exports_the_gaussian_mean_with_the_same_metadata(tmp_path):
+    """The PPO baseline deploys like FPO: policy.onnx (obs -> mean, normalizer baked in) equals rsl_rl's own
+    inference policy, with the FPO export's deploy metadata."""
+    path = save_untrained(tmp_path / "ppo.pt", algo="ppo")
+    saved = torch.load(path, weights_only=True)
+    gen = torch.Generator().manual_seed(0)
+    weights = saved["actor_state_dict"]
+    weights["obs_normalizer._mean"] = torch.randn(1, 47, generator=gen)
+    weights["obs_normalizer._std"] = 0.5 + torch.rand(1, 47, generator=gen)
+    weights["obs_normalizer._var"] = weights["obs_normalizer._std"] ** 2
+    torch.save(saved, path)
+    result = export_policy(path, str(tmp_path / "ppo"))
+    meta = result["metadata"]
+    assert meta["policy_type"] == "gaussian_mean" and meta["algo"] == "ppo" and "flow_steps" not in meta
+    assert set(result["paths"]) == {"policy", "torchscript", "metadata"} and max(result["errors"].values()) <= 1e-5
+    fpo = export_policy(randomize_flow_policy(save_untrained(tmp_path / "fpo.pt")), str(tmp_path / "fpo"), flow_steps=2)
+    deploy_keys = set(fpo["metadata"]) - {"policy_type", "flow_steps", "noise_init", "flow_convention", "weights", "algo"}
+    assert {k: meta[k] for k in deploy_keys} == {**{k: fpo["metadata"][k] for k in deploy_keys},
+                                                 "checkpoint_iteration": meta["checkpoint_iteration"]}
+
+    spec, env_cfg, train_cfg = resolve_configs("G1-Flat")
+    from fpo_locomotion.train import make_env, make_runner
+
+    env = make_env(spec, env_cfg, 2, "cpu", 0)
+    runner = make_runner(spec, env, env_cfg, train_cfg, "ppo", None, "cpu")
+    runner.load(path)
+    policy = runner.get_inference_policy()
+    obs = env.get_observations()
+    obs["policy"] = weights["obs_normalizer._mean"] + 2 * torch.randn(2, 47, generator=gen)
+    with torch.no_grad():
+        expected = policy(obs).numpy()
+    session = ort.InferenceSession(result["paths"]["policy"], providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"obs": obs["policy"].numpy()})[0], expected, atol=1e-5)
+    with pytest.raises(UserError, match="--flow-steps is a flow policy's setting"):
+        export_policy(path, str(tmp_path / "k"), flow_steps=4)
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path):
     corrupt = tmp_path / "model_7.pt"
     corrupt.write_bytes(b"\x80\x02 definitely not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupt"):
