@@ -66,7 +66,7 @@ def _cmd_play(a: argparse.Namespace) -> None:
 def _cmd_plot_runs(a: argparse.Namespace) -> None:
     from fpo_locomotion.plot_runs import DEFAULT_TAGS, plot_runs
 
-    plot_runs(a.runs, a.out, tuple(a.tags or DEFAULT_TAGS), a.smooth)
+    plot_runs(a.runs, a.out, tuple(a.tags or DEFAULT_TAGS), a.smooth, x=a.x)
 
 
 def _cmd_bench(a: argparse.Namespace) -> None:
@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs.png")
     r.add_argument("--tags", nargs="+", default=None, help="scalar tags (default: episode length, tracking rewards)")
     r.add_argument("--smooth", type=int, default=10, help="moving-average window in iterations")
+    r.add_argument("--x", default="iteration", choices=["iteration", "env_steps", "wall_clock"],
+                   help="x axis: iteration, env steps (millions) or training wall-clock (minutes)")
     r.set_defaults(func=_cmd_plot_runs)
 
     b = sub.add_parser("bench", help="benchmarks: train (PPO and FPO iterations vs raw physics), learner (FPO vs PPO "

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import yaml
+
+from fpo_locomotion.errors import ConfigError
+
 DEFAULT_TAGS = ("Train/mean_episode_length", "Episode_Reward/track_lin_vel_xy", "Episode_Reward/track_ang_vel_z",
                 "Metrics/lin_vel_error")
 
@@ -20,17 +25,42 @@ def read_scalars(run_dir: str, tag: str) -> tuple[list[int], list[float]]:
     return [s.step for s in scalars], [s.value for s in scalars]
 
 
+X_AXES = {"iteration": "iteration", "env_steps": "env steps (millions)", "wall_clock": "training wall-clock (min)"}
+
+
+def x_values(run_dir: str, iterations: list[int], x: str) -> np.ndarray:
+    """The x coordinate of each logged iteration [I]: the iteration, env steps (millions: iterations x envs x
+    steps per env, from the run's ``config.yaml``) or minutes of training (cumulative collection + learning
+    time, so pauses of a resumed run do not count)."""
+    its = np.asarray(iterations, dtype=np.float64)
+    if x == "iteration":
+        return its
+    if x == "env_steps":
+        with open(os.path.join(run_dir, "config.yaml")) as f:
+            cfg = yaml.safe_load(f)
+        return (its + 1) * cfg["num_envs"] * cfg["train"]["runner"]["num_steps_per_env"] / 1e6
+    (collect_its, collect), (learn_its, learn) = (read_scalars(run_dir, f"Perf/{t}_time") for t in ("collection", "learning"))
+    per_it = dict(zip(collect_its, collect))
+    for it, value in zip(learn_its, learn):
+        per_it[it] = per_it.get(it, 0.0) + value
+    order = sorted(per_it)
+    minutes = dict(zip(order, np.cumsum([per_it[i] for i in order]) / 60.0))
+    return np.array([minutes.get(i, np.nan) for i in iterations])
+
+
 def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAGS, smooth: int = 10,
-              window: int = 10) -> list[dict]:
-    """One panel per tag, one line per run (moving average over ``smooth`` iterations), written to ``out``.
+              window: int = 10, x: str = "iteration") -> list[dict]:
+    """One panel per tag, one line per run (moving average over ``smooth`` iterations) against ``x`` (a key of
+    ``X_AXES``), written to ``out``.
 
     Prints and returns one row per run and tag: the mean of the first and of the last ``window`` logged values.
     """
+    if x not in X_AXES:
+        raise ConfigError(f"--x {x}: valid are {', '.join(X_AXES)}.")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.5), squeeze=False)
     rows = []
@@ -42,10 +72,10 @@ def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAG
                 continue
             k = max(1, min(smooth, len(values)))
             smoothed = np.convolve(values, np.ones(k) / k, mode="valid")
-            ax.plot(steps[k - 1:], smoothed, label=name)
+            ax.plot(x_values(run, steps, x)[k - 1:], smoothed, label=name)
             rows.append({"run": name, "tag": tag, "iterations": f"{steps[0]}-{steps[-1]}",
                          "first": float(np.mean(values[:window])), "last": float(np.mean(values[-window:]))})
-        ax.set(title=tag, xlabel="iteration")
+        ax.set(title=tag, xlabel=X_AXES[x])
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
-from fpo_locomotion.plot_runs import plot_runs
+from fpo_locomotion.errors import ConfigError
+from fpo_locomotion.plot_runs import plot_runs, x_values
 
 
 def write_run(path, slope: float) -> None:
@@ -26,3 +27,16 @@ def test_plot_runs_writes_png_and_summarizes_first_and_last_iterations(tmp_path)
     assert set(by_run) == {"fpo", "ppo"}  # the tag no run logged has no row
     assert by_run["fpo"]["first"] == pytest.approx(44.5) and by_run["fpo"]["last"] == pytest.approx(64.5)
     assert by_run["ppo"]["last"] == pytest.approx(40 + 2 * 24.5) and by_run["ppo"]["iterations"] == "0-29"
+
+
+def test_x_axes_are_env_steps_from_the_run_config_and_summed_training_time(tmp_path):
+    writer = SummaryWriter(log_dir=str(tmp_path))
+    for it in range(5):
+        writer.add_scalar("Perf/collection_time", 1.0, it)
+        writer.add_scalar("Perf/learning_time", 2.0, it)
+    writer.close()
+    (tmp_path / "config.yaml").write_text("num_envs: 512\ntrain:\n  runner:\n    num_steps_per_env: 24\n")
+    assert x_values(str(tmp_path), [0, 4], "env_steps").tolist() == pytest.approx([512 * 24 / 1e6, 5 * 512 * 24 / 1e6])
+    assert x_values(str(tmp_path), [0, 4], "wall_clock").tolist() == pytest.approx([3 / 60, 15 / 60])
+    with pytest.raises(ConfigError, match="--x seconds: valid are iteration, env_steps, wall_clock"):
+        plot_runs([str(tmp_path)], str(tmp_path / "out.png"), x="seconds")
