@@ -98,6 +98,13 @@ class RunnerConfig:
     obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["critic"]})
 
 
+POSITIVE_KEYS = ("runner.num_steps_per_env", "runner.max_iterations", "runner.save_interval", "runner.print_interval",
+                 "flow_actor.flow_steps", "flow_actor.num_mc", "flow_actor.time_embed_dim", "gaussian_actor.init_std",
+                 "fpo.num_learning_epochs", "fpo.num_mini_batches", "fpo.learning_rate", "fpo.clip_param",
+                 "ppo.num_learning_epochs", "ppo.num_mini_batches", "ppo.learning_rate", "ppo.clip_param")
+"""``TrainConfig`` keys whose value must be > 0."""
+
+
 @dataclass
 class TrainConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
@@ -106,6 +113,19 @@ class TrainConfig:
     flow_actor: FlowActorConfig = field(default_factory=FlowActorConfig)
     gaussian_actor: GaussianActorConfig = field(default_factory=GaussianActorConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
+
+    def validate(self) -> None:
+        """Raise ConfigError for values of the right type that cannot work (counts < 1, a rate <= 0)."""
+        for key in POSITIVE_KEYS:
+            section, name = key.split(".")
+            value = getattr(getattr(self, section), name)
+            if not value > 0:
+                raise ConfigError(f"Config key 'train.{key}' must be positive, got {value}.")
+        for section in ("flow_actor", "gaussian_actor", "critic"):
+            dims = getattr(self, section).hidden_dims
+            if not dims or min(dims) < 1:
+                raise ConfigError(f"Config key 'train.{section}.hidden_dims' must be a non-empty list of positive "
+                                  f"layer widths, got {dims}.")
 
     def to_rsl_rl(self, algo: str) -> dict[str, Any]:
         """The ``train_cfg`` dict for rsl_rl's ``OnPolicyRunner``."""
@@ -152,6 +172,8 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
         return value
     elif annotation in (bool, str) and isinstance(value, annotation):
         return value
+    elif origin is tuple and len(typing.get_args(annotation)) == 2 and isinstance(value, (list, tuple)):
+        return _check_range(value, typing.get_args(annotation), key)
     elif origin in (list, tuple) and isinstance(value, (list, tuple)):
         (item_type, *_) = typing.get_args(annotation) or (Any,)
         return [_check_type(v, item_type, key) for v in value] if item_type is not Any else list(value)
@@ -160,6 +182,17 @@ def _check_type(value: Any, annotation: Any, key: str) -> Any:
     elif annotation is Any:
         return value
     raise ConfigError(f"Config key '{key}': {value!r} is not of type {getattr(annotation, '__name__', annotation)}.")
+
+
+def _check_range(value: list | tuple, item_types: tuple, key: str) -> list:
+    """A ``tuple[X, X]`` config value: exactly [low, high] with low <= high (returned as a list: YAML-safe)."""
+    if len(value) != 2:
+        raise ConfigError(f"Config key '{key}': {list(value)!r} is not a [low, high] pair; give two values, "
+                          f"e.g. {key}=[0.5, 1.5].")
+    low, high = (_check_type(v, t, key) for v, t in zip(value, item_types))
+    if low > high:
+        raise ConfigError(f"Config key '{key}': low {low} > high {high}; give [low, high].")
+    return [low, high]
 
 
 def _is_float(text: str) -> bool:

@@ -372,6 +372,10 @@ def run_export(checkpoint: str, out_dir: str | None = None, task: str | None = N
     if checkpoint == "latest" and not task:
         raise ConfigError("'latest' needs --task: the newest run of which task?")
     path = resolve_checkpoint(checkpoint, task or "", log_root)
+    trained_on = load_checkpoint(path)["infos"].get("task")
+    if task and trained_on != task:
+        raise CheckpointError(f"Checkpoint '{path}' was trained on task '{trained_on}', not '{task}'. "
+                              f"Pass --task {trained_on} or a checkpoint of {task}.")
     out_dir = out_dir or os.path.join(output_dir(checkpoint, path, log_root), "exported")
     result = export_policy(path, out_dir, flow_steps=flow_steps, use_ema=use_ema)
     meta = result["metadata"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import statistics
 import warnings
 from contextlib import redirect_stdout
@@ -94,8 +95,16 @@ class FpoRunner(OnPolicyRunner):
         saved["rng_state"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
         saved["log_totals"] = {"timesteps": self.logger.tot_timesteps, "time": self.logger.tot_time}
         tmp = f"{path}.tmp"
-        torch.save(saved, tmp)
-        os.replace(tmp, path)
+        try:
+            torch.save(saved, tmp)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as e:  # torch.save reports a full disk as RuntimeError
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            previous = sorted(p for p in os.listdir(os.path.dirname(path) or ".") if re.fullmatch(r"model_\d+\.pt", p))
+            last = max(previous, key=lambda p: int(p[6:-3])) if previous else "none"
+            raise CheckpointError(f"Could not write checkpoint {path} ({e}); the last good checkpoint is {last}. "
+                                  "Free disk space and continue with --resume.") from None
         self.logger.save_model(path, self.current_learning_iteration)
 
     def load(self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None) -> dict:

@@ -75,10 +75,13 @@ def load_session(onnx_path: str, threads: int = 1) -> ort.InferenceSession:
 
 def _decode_metadata(session: ort.InferenceSession, onnx_path: str) -> dict:
     props = session.get_modelmeta().custom_metadata_map
-    try:
-        metadata = {key: json.loads(value) for key, value in props.items()}
-    except json.JSONDecodeError:
-        metadata = {}
+    metadata = {}
+    for key, value in props.items():
+        try:
+            metadata[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise UserError(f"'{onnx_path}': metadata key '{key}' is not JSON ({value[:40]!r}); re-export the policy "
+                            "with 'fpo-loco export'.") from None
     missing = [key for key in REQUIRED_METADATA if key not in metadata]
     if missing:
         if "obs_dim" in metadata:  # our export of a task without a robot (e.g. the toy tasks)
@@ -89,7 +92,29 @@ def _decode_metadata(session: ort.InferenceSession, onnx_path: str) -> dict:
     if [i.name for i in session.get_inputs()] != ["obs"] or [o.name for o in session.get_outputs()] != ["actions"]:
         raise UserError(f"'{onnx_path}' is not a deterministic policy graph (inputs "
                         f"{[i.name for i in session.get_inputs()]}); pass the policy.onnx of the export folder.")
+    _check_metadata(metadata, session, onnx_path)
     return metadata
+
+
+def _check_metadata(meta: dict, session: ort.InferenceSession, onnx_path: str) -> None:
+    """UserError if the metadata disagrees with the graph's input/output widths or with itself."""
+    problems = []
+    (obs,), (actions,) = session.get_inputs(), session.get_outputs()
+    if isinstance(obs.shape[-1], int) and obs.shape[-1] != meta["obs_dim"]:
+        problems.append(f"obs_dim {meta['obs_dim']} but the graph takes {obs.shape[-1]} inputs")
+    if isinstance(actions.shape[-1], int) and actions.shape[-1] != meta["action_dim"]:
+        problems.append(f"action_dim {meta['action_dim']} but the graph gives {actions.shape[-1]} actions")
+    joints = len(meta["joint_names"])
+    for key in ("default_joint_pos", "kp", "kd", "effort_limit"):
+        if not isinstance(meta[key], list) or len(meta[key]) != joints:
+            problems.append(f"{key} has {len(meta[key]) if isinstance(meta[key], list) else 'no'} values for {joints} joints")
+    if joints != meta["action_dim"]:
+        problems.append(f"{joints} joint names for {meta['action_dim']} actions")
+    sizes = sum(int(t.get("size", 0)) for t in meta["observation_terms"])
+    if sizes != meta["obs_dim"]:
+        problems.append(f"observation terms total {sizes} values, obs_dim is {meta['obs_dim']}")
+    if problems:
+        raise UserError(f"'{onnx_path}': its metadata does not fit: {'; '.join(problems)}. Re-export the policy.")
 
 
 def model_path(metadata: dict) -> Path:

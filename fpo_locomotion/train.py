@@ -11,6 +11,7 @@ import glob
 import os
 import random
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import yaml
 
 import fpo_locomotion
 from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
-from fpo_locomotion.errors import CheckpointError, ConfigError
+from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
 from fpo_locomotion.pretrained import pretrained_file
 from fpo_locomotion.runner import FpoRunner
@@ -55,8 +56,12 @@ def resolve_configs(
         unknown = set(layer) - {"env", "train"}
         if unknown:
             raise ConfigError(f"Unknown config section(s) {sorted(unknown)}: overrides start with 'env.' or 'train.'.")
-        apply_overrides(env_cfg, layer.get("env", {}), prefix="env.")
-        apply_overrides(train_cfg, layer.get("train", {}), prefix="train.")
+        for section, cfg in (("env", env_cfg), ("train", train_cfg)):
+            values = layer.get(section) or {}
+            if not isinstance(values, dict):
+                raise ConfigError(f"The '{section}:' section must be a mapping of keys to values, not {values!r}.")
+            apply_overrides(cfg, values, prefix=f"{section}.")
+    train_cfg.validate()
     return spec, env_cfg, train_cfg
 
 
@@ -92,12 +97,18 @@ def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo:
                      log_dir=log_dir, device=device)
 
 
+def _iteration(path: str) -> int | None:
+    """N of a ``model_<N>.pt`` file name, None for any other name (``model_final.pt``, ``model_3.pt.tmp``)."""
+    match = re.fullmatch(r"model_(\d+)\.pt", os.path.basename(path))
+    return int(match.group(1)) if match else None
+
+
 def latest_checkpoint(run_dir: str) -> str:
-    """The ``model_<it>.pt`` with the highest iteration in ``run_dir``."""
-    checkpoints = glob.glob(os.path.join(run_dir, "model_*.pt"))
+    """The ``model_<it>.pt`` with the highest iteration in ``run_dir`` (other ``model_*.pt`` names are ignored)."""
+    checkpoints = [p for p in glob.glob(os.path.join(run_dir, "model_*.pt")) if _iteration(p) is not None]
     if not checkpoints:
-        raise CheckpointError(f"No model_*.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
-    return max(checkpoints, key=lambda p: int(re.findall(r"model_(\d+)\.pt$", p)[0]))
+        raise CheckpointError(f"No model_<iteration>.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
+    return max(checkpoints, key=_iteration)
 
 
 def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> str:
@@ -107,7 +118,8 @@ def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> st
     if shipped:
         return shipped
     if checkpoint == "latest":
-        runs = sorted(glob.glob(os.path.join(log_root, task, "*", "model_*.pt")), key=os.path.getmtime)
+        runs = sorted((p for p in glob.glob(os.path.join(log_root, task, "*", "model_*.pt")) if _iteration(p) is not None),
+                      key=os.path.getmtime)
         if not runs:
             raise CheckpointError(f"No checkpoint under '{os.path.join(log_root, task)}'. Train the task first.")
         return latest_checkpoint(os.path.dirname(runs[-1]))
@@ -120,15 +132,35 @@ def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> st
 
 
 def train(args: TrainArgs) -> str:
-    """Train (or resume) and return the run directory."""
+    """Train (or resume) and return the run directory.
+
+    Every input is checked before the run folder is made; a new run whose set-up fails leaves no folder.
+    Ctrl-C stops after the iteration in progress and names the last checkpoint (UserError).
+    """
     if args.algo not in ALGOS:
         raise ConfigError(f"Unknown algorithm '{args.algo}'. Valid: {', '.join(ALGOS)}.")
     spec, env_cfg, train_cfg = resolve_configs(args.task, args.config, args.overrides)
     for key in ("max_iterations", "seed", "logger"):
         if getattr(args, key) is not None:
             apply_overrides(train_cfg.runner, {key: getattr(args, key)}, prefix="--")
+    if train_cfg.runner.max_iterations < 1:
+        raise ConfigError(f"--max-iterations must be a positive integer (the run's total, counting the iterations a "
+                          f"resumed run already did), got {train_cfg.runner.max_iterations}.")
+    train_cfg.validate()
     if train_cfg.runner.logger not in ("tensorboard", "wandb"):
         raise ConfigError(f"Unknown logger '{train_cfg.runner.logger}'. Valid: tensorboard, wandb.")
+    num_envs = args.num_envs if args.num_envs is not None else spec.default_num_envs
+    if num_envs <= 0:
+        raise ConfigError(f"--num-envs must be a positive integer, got {num_envs}.")
+    device, rank = args.device, int(os.environ.get("RANK", "0"))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device} asks for a GPU but torch sees none (CPU-only torch build or no driver). "
+                          "Use --device cpu; the mjwarp backend also runs on the CPU, slowly.")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one backend per rank, distinct seeds
+        if not device.startswith("cuda"):
+            raise ConfigError("Multi-process training (torchrun) needs --device cuda: rsl_rl reduces over NCCL.")
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+        train_cfg.runner.seed += rank
 
     if args.resume and args.resume.startswith(PRETRAINED_PREFIX):
         raise ConfigError(f"--resume {args.resume}: a run resumes in its own folder, and a shipped policy has none. "
@@ -139,32 +171,41 @@ def train(args: TrainArgs) -> str:
     else:
         name = "_".join(filter(None, [time.strftime("%Y-%m-%d_%H-%M-%S"), args.algo, args.run_name]))
         log_dir = os.path.join(args.log_root, args.task, name)
-    os.makedirs(log_dir, exist_ok=True)
-
-    device, rank = args.device, int(os.environ.get("RANK", "0"))
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device} asks for a GPU but torch sees none (CPU-only torch build or no driver). "
-                          "Use --device cpu; the mjwarp backend also runs on the CPU, slowly.")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: one backend per rank, distinct seeds
-        if not device.startswith("cuda"):
-            raise ConfigError("Multi-process training (torchrun) needs --device cuda: rsl_rl reduces over NCCL.")
-        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
-        train_cfg.runner.seed += rank
-    seed_everything(train_cfg.runner.seed)
-    num_envs = args.num_envs if args.num_envs is not None else spec.default_num_envs
-    env = make_env(spec, env_cfg, num_envs, device, train_cfg.runner.seed)
-    runner = make_runner(spec, env, env_cfg, train_cfg, args.algo, log_dir, device)
+    created = not os.path.isdir(log_dir)
+    try:
+        os.makedirs(log_dir, exist_ok=True)
+        with open(os.path.join(log_dir, ".write_test"), "w"):
+            pass
+        os.remove(os.path.join(log_dir, ".write_test"))
+    except OSError as e:
+        raise ConfigError(f"Cannot write the run folder '{log_dir}' ({e.strerror}); pass a writable --log-root.") from None
+    try:
+        seed_everything(train_cfg.runner.seed)
+        env = make_env(spec, env_cfg, num_envs, device, train_cfg.runner.seed)
+        runner = make_runner(spec, env, env_cfg, train_cfg, args.algo, log_dir, device)
+        if resume_path:
+            runner.load(resume_path)
+    except (UserError, ValueError, TypeError):
+        if created:
+            shutil.rmtree(log_dir, ignore_errors=True)
+        raise
+    remaining = train_cfg.runner.max_iterations - runner.current_learning_iteration
+    if resume_path and remaining <= 0:
+        raise ConfigError(f"{resume_path} is already at iteration {runner.current_learning_iteration - 1} of "
+                          f"{train_cfg.runner.max_iterations}; pass a larger --max-iterations to train on.")
     with open(os.path.join(log_dir, "config.yaml"), "w") as f:
         yaml.safe_dump({"task": args.task, "algo": args.algo, "num_envs": num_envs,
                         "env": dataclasses.asdict(env_cfg), "train": dataclasses.asdict(train_cfg)}, f, sort_keys=False)
     if resume_path:
-        runner.load(resume_path)
         print(f"Resumed from {resume_path} at iteration {runner.current_learning_iteration}.")
         task = getattr(env, "task", None)
         if hasattr(task, "common_step"):  # a curriculum on env steps continues where the run stopped
             task.common_step = runner.current_learning_iteration * train_cfg.runner.num_steps_per_env
-    remaining = train_cfg.runner.max_iterations - runner.current_learning_iteration
-    if remaining > 0:
+    try:
         runner.learn(remaining, init_at_random_ep_len=True)
+    except KeyboardInterrupt:
+        last = glob.glob(os.path.join(log_dir, "model_*.pt"))
+        raise UserError(f"Interrupted. Last checkpoint: {latest_checkpoint(log_dir) if last else 'none yet'}; "
+                        f"continue with --resume {log_dir}.") from None
     print(f"Run directory: {log_dir}")
     return log_dir

@@ -21,10 +21,13 @@ import torch
 from rsl_rl.algorithms import PPO
 from torch import nn
 
+from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.models.flow_actor import FlowActor
 
 RATIOS = ("mean", "per_sample")
 OBJECTIVES = ("ppo_clip", "aspo")
+UNSUPPORTED_PPO_OPTIONS = ("rnd_cfg", "symmetry_cfg", "use_mixed_precision", "entropy_coef", "desired_kl")
+"""rsl_rl PPO options FPO does not implement (a flow has no closed-form entropy or KL): refused, not ignored."""
 
 
 def fpo_log_ratio(loss_old: torch.Tensor, loss_new: torch.Tensor, ratio: str, loss_clamp: float,
@@ -74,13 +77,19 @@ class FPO(PPO):
     ) -> None:
         """See the module docstring; ``ema_decay`` (e.g. 0.95) keeps an EMA of the actor after ``ema_start`` updates."""
         if ratio not in RATIOS:
-            raise ValueError(f"Unknown FPO ratio '{ratio}'. Valid: {RATIOS}.")
+            raise ConfigError(f"Unknown FPO ratio '{ratio}'. Valid: {RATIOS}.")
         if objective not in OBJECTIVES:
-            raise ValueError(f"Unknown FPO objective '{objective}'. Valid: {OBJECTIVES}.")
+            raise ConfigError(f"Unknown FPO objective '{objective}'. Valid: {OBJECTIVES}.")
         if not isinstance(actor, FlowActor):
             raise TypeError(f"FPO needs a FlowActor, got {type(actor).__name__}.")
         if not 0.0 < clip_param < 1.0:
-            raise ValueError(f"FPO clip_param must be in (0, 1), got {clip_param}.")
+            raise ConfigError(f"FPO clip_param must be in (0, 1), got {clip_param}.")
+        unsupported = sorted(k for k in UNSUPPORTED_PPO_OPTIONS if ppo_kwargs.get(k))
+        if ppo_kwargs.get("schedule", "fixed") != "fixed":
+            unsupported.append(f"schedule='{ppo_kwargs['schedule']}'")
+        if unsupported:
+            raise ConfigError(f"FPO does not implement rsl_rl's {', '.join(unsupported)}; remove them from the algorithm "
+                             "config (they work with rsl_rl's PPO).")
         ppo_kwargs.update(schedule="fixed", desired_kl=None, entropy_coef=0.0)
         super().__init__(actor, critic, storage, clip_param=clip_param, optimizer=optimizer,
                          learning_rate=learning_rate, **ppo_kwargs)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 class CommandsConfig:
     """Joystick commands (vx, vy in the base frame, m/s; yaw rate, rad/s), resampled per env."""
 
-    lin_vel_x: list[float] = field(default_factory=lambda: [-0.6, 1.1])
-    lin_vel_y: list[float] = field(default_factory=lambda: [-0.6, 0.6])
-    ang_vel_yaw: list[float] = field(default_factory=lambda: [-1.1, 1.1])
+    lin_vel_x: tuple[float, float] = field(default_factory=lambda: [-0.6, 1.1])
+    lin_vel_y: tuple[float, float] = field(default_factory=lambda: [-0.6, 0.6])
+    ang_vel_yaw: tuple[float, float] = field(default_factory=lambda: [-1.1, 1.1])
     """Range of the yaw-rate command; heading mode clips its yaw rate to it too."""
-    heading: list[float] = field(default_factory=lambda: [-math.pi, math.pi])
+    heading: tuple[float, float] = field(default_factory=lambda: [-math.pi, math.pi])
     rel_heading_envs: float = 0.0
     """Fraction of the moving envs in heading mode: yaw rate = clip(heading_stiffness * (heading - yaw))."""
     heading_stiffness: float = 0.5
@@ -54,17 +54,17 @@ class DomainRandConfig:
     push 0, observation noise 0): ``nominal + L * (end - nominal)``.
     """
 
-    curriculum_steps: list[int] = field(default_factory=lambda: [7200, 16800])
+    curriculum_steps: tuple[int, int] = field(default_factory=lambda: [7200, 16800])
     """Control steps of the env (each env steps once per step; an rsl_rl iteration is ``num_steps_per_env``
     of them) at which the disturbance level starts to rise from 0 and reaches 1. ``[0, 0]``: full at once."""
     randomize_friction: bool = True
-    friction_range: list[float] = field(default_factory=lambda: [0.3, 1.25])
+    friction_range: tuple[float, float] = field(default_factory=lambda: [0.3, 1.25])
     randomize_base_mass: bool = True
-    added_mass_range: list[float] = field(default_factory=lambda: [-1.0, 3.0])
+    added_mass_range: tuple[float, float] = field(default_factory=lambda: [-1.0, 3.0])
     """kg added to the pelvis (which carries torso, arms and head)."""
     randomize_pd_gains: bool = True
-    kp_scale_range: list[float] = field(default_factory=lambda: [0.9, 1.1])
-    kd_scale_range: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    kp_scale_range: tuple[float, float] = field(default_factory=lambda: [0.9, 1.1])
+    kd_scale_range: tuple[float, float] = field(default_factory=lambda: [0.9, 1.1])
     push_robots: bool = True
     push_interval_s: float = 5.0
     """Each env is pushed every this many seconds of its episode."""
@@ -76,7 +76,7 @@ class DomainRandConfig:
 class ResetConfig:
     """Initial state of an episode: default pose and height, perturbed."""
 
-    joint_pos_scale: list[float] = field(default_factory=lambda: [0.5, 1.5])
+    joint_pos_scale: tuple[float, float] = field(default_factory=lambda: [0.5, 1.5])
     """Joint positions are q0 * U[lo, hi] per joint (legged_gym; joints with q0 = 0 start at 0)."""
     root_vel: float = 0.5
     """Each of the 6 base velocity components starts at U[-root_vel, root_vel] (m/s, rad/s)."""
