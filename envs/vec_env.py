@@ -26,6 +26,7 @@ One ``step(actions)``:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import math
 import time
@@ -80,11 +81,18 @@ class LocomotionTask(Protocol):
         """{"policy": [N, P], "critic": [N, C]} at ``episode_length`` [N]."""
 
     def observation_terms(self) -> list[dict]:
-        """Policy observation layout: ordered {"name", "size", "scale"} (float or list of floats)."""
+        """Policy observation layout: ordered {"name", "size", "scale" (float or list of floats), "unit",
+        "definition", "training_noise"}."""
 
     def command_names(self) -> list[str]: ...
 
     def command_ranges(self) -> list[list[float]]: ...
+
+    def commands_contract(self) -> dict:
+        """{"frame", "ranges", "dead_band", "standing", ...}: what a command means, in words and numbers."""
+
+    def gait_clock(self) -> dict | None:
+        """{"period_s", "leg_offsets", "phase", "starts", ...} of the gait clock the policy observes, or None."""
 
 
 class LocomotionVecEnv(VecEnv):
@@ -211,8 +219,30 @@ class LocomotionVecEnv(VecEnv):
             "command_names": task.command_names(),
             "command_ranges": task.command_ranges(),
             "gait_period": None if task.gait_period is None else float(task.gait_period),
+            "gait_clock": task.gait_clock(),
+            "commands": task.commands_contract(),
+            "control_law": {
+                "joint_target": "q_target = default_joint_pos + action_scale * action (per joint, joint_names order; "
+                                "the action is not clipped)",
+                "pd": "tau = kp * (q_target - q) - kd * dq, clipped to [-effort_limit, effort_limit], recomputed at "
+                      "every physics step from the target held over the control step",
+                "physics_dt": float(self.physics.physics_dt),
+                "decimation": int(self.physics.decimation),
+                "integrator": _integrator(self.physics.model_path),
+            },
             "model": _model_resource(self.physics.model_path),
+            "model_origin": "fpo-locomotion's own MJCF, fpo_locomotion/resources/<model> (not a vendor file of the "
+                            "same name); model_sha256 identifies the exact file",
+            "model_sha256": hashlib.sha256(Path(self.physics.model_path).read_bytes()).hexdigest(),
         }
+
+
+def _integrator(model_path: str) -> str:
+    """MuJoCo's integrator of the MJCF (e.g. "implicitfast")."""
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_path(str(model_path))
+    return mujoco.mjtIntegrator(model.opt.integrator).name.removeprefix("mjINT_").lower()
 
 
 def _model_resource(model_path: str) -> str:

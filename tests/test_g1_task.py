@@ -6,7 +6,6 @@ import dataclasses
 import json
 import sys
 
-import numpy as np
 import pytest
 import torch
 
@@ -21,7 +20,7 @@ from fpo_locomotion.train import TrainArgs, train
 N, J = 4, 12
 DEPLOY_KEYS = {"task", "joint_names", "default_joint_pos", "kp", "kd", "effort_limit", "action_scale", "control_dt",
                "physics_dt", "decimation", "observation_terms", "command_names", "command_ranges", "gait_period",
-               "model"}
+               "gait_clock", "commands", "control_law", "model", "model_origin", "model_sha256"}
 
 
 def make(cfg: G1FlatConfig | None = None, num_envs: int = N, seed: int = 0):
@@ -179,28 +178,8 @@ def test_one_training_iteration(tmp_path, algo):
     assert (tmp_path / "G1-Flat").is_dir() and run_dir.endswith(algo)
 
 
-def numpy_policy_obs(meta: dict, quat, ang_vel_b, command, joint_pos, joint_vel, last_action, episode_time):
-    """The policy observation from raw robot signals and the deploy metadata only (numpy, float64)."""
-    w, x, y, z = quat.T
-    values = {
-        "base_ang_vel": ang_vel_b,
-        "projected_gravity": np.stack([2 * (w * y - x * z), -2 * (y * z + w * x), 2 * (x * x + y * y) - 1], axis=1),
-        "command": command,
-        "joint_pos": joint_pos - np.asarray(meta["default_joint_pos"]),
-        "joint_vel": joint_vel,
-        "last_action": last_action,
-    }
-    phase = np.mod(episode_time, meta["gait_period"]) / meta["gait_period"]
-    values["gait_phase"] = np.stack([np.sin(2 * np.pi * phase), np.cos(2 * np.pi * phase)], axis=1)
-    parts = []
-    for term in meta["observation_terms"]:
-        value = values[term["name"]]
-        assert value.shape[1] == term["size"]
-        parts.append(value * np.asarray(term["scale"]))
-    return np.concatenate(parts, axis=1)
-
-
-def test_deploy_metadata_rebuilds_the_policy_observation():
+def test_deploy_metadata_fits_the_policy_observation():
+    """Keys, layout and sizes; tests/test_deploy.py rebuilds the observation from the exported metadata."""
     spec = get_task("G1-Flat-Play")
     cfg = spec.env_cfg()
     cfg.num_threads = 1
@@ -212,15 +191,6 @@ def test_deploy_metadata_rebuilds_the_policy_observation():
         "base_ang_vel", "projected_gravity", "command", "joint_pos", "joint_vel", "last_action", "gait_phase"]
     assert len(meta["joint_names"]) == len(meta["kp"]) == J and meta["model"] == "unitree_g1/g1_12dof.xml"
     assert meta["control_dt"] == pytest.approx(meta["physics_dt"] * meta["decimation"])
-    b = env.backend
-    for a in random_actions(30, std=0.2):
-        obs = env.step(a)[0]["policy"]
-        step = env.episode_length_buf.numpy()
-        last_action = np.where(step[:, None] == 0, 0.0, a.double().numpy())  # a new episode starts from 0
-        expected = numpy_policy_obs(meta, b.root_quat.double().numpy(), b.root_ang_vel_b.double().numpy(),
-                                    env.task.commands.command.double().numpy(), b.joint_pos.double().numpy(),
-                                    b.joint_vel.double().numpy(), last_action, step * meta["control_dt"])
-        np.testing.assert_allclose(obs.numpy(), expected, atol=1e-5)
 
 
 def test_disturbances_grow_with_the_curriculum_from_nominal_to_the_configured_ranges():

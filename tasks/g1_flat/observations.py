@@ -92,16 +92,30 @@ class ObsTerm:
     scale: float | tuple[float, ...]
     noise: bool = False
     """Noisy in the policy group (by ``NoiseConfig.<term name>``)."""
+    unit: str = ""
+    definition: str = ""
+    """What the value is, for a robot-side program (export metadata): formula, frame, body, sign convention."""
 
 
 POLICY_TERMS: dict[str, ObsTerm] = {
-    "base_ang_vel": ObsTerm(base_ang_vel, 0.25, noise=True),
-    "projected_gravity": ObsTerm(projected_gravity, 1.0, noise=True),
-    "command": ObsTerm(command, (2.0, 2.0, 0.25)),
-    "joint_pos": ObsTerm(joint_pos, 1.0, noise=True),
-    "joint_vel": ObsTerm(joint_vel, 0.05, noise=True),
-    "last_action": ObsTerm(last_action, 1.0),
-    "gait_phase": ObsTerm(gait_phase, 1.0),
+    "base_ang_vel": ObsTerm(base_ang_vel, 0.25, noise=True, unit="rad/s", definition=(
+        "angular velocity of the pelvis (the IMU body) in the pelvis frame (x forward, y left, z up), "
+        "(wx, wy, wz); a counter-clockwise turn seen from above is wz > 0")),
+    "projected_gravity": ObsTerm(projected_gravity, 1.0, noise=True, unit="1", definition=(
+        "unit vector of gravity's direction (down) in the pelvis frame: R^T (0, 0, -1) with R the pelvis "
+        "orientation (world from pelvis); (0, 0, -1) when upright, +x when pitched nose-down")),
+    "command": ObsTerm(command, (2.0, 2.0, 0.25), unit="m/s, m/s, rad/s", definition=(
+        "the joystick command (vx, vy, yaw rate): commanded pelvis velocity in the pelvis frame "
+        "(x forward, y left), yaw rate counter-clockwise; see 'commands'")),
+    "joint_pos": ObsTerm(joint_pos, 1.0, noise=True, unit="rad", definition=(
+        "joint angle minus default_joint_pos, per joint in joint_names order (relative, not absolute)")),
+    "joint_vel": ObsTerm(joint_vel, 0.05, noise=True, unit="rad/s", definition=(
+        "joint velocity, per joint in joint_names order")),
+    "last_action": ObsTerm(last_action, 1.0, unit="1", definition=(
+        "the policy's previous output (raw, before action_scale), 0 at the start")),
+    "gait_phase": ObsTerm(gait_phase, 1.0, unit="1", definition=(
+        "(sin(2 pi phi), cos(2 pi phi)) in this order, phi = the left leg's gait phase in [0, 1); see "
+        "'gait_clock'")),
 }
 
 PRIVILEGED_TERMS: dict[str, ObsTerm] = {
@@ -124,9 +138,13 @@ class Observations:
     def __init__(self, noise: NoiseConfig, s: G1State, p: ObsParams, generator: torch.Generator):
         self.generator = generator
         self.layout = [
-            {"name": name, "size": int(term.fn(s, p).shape[1]), "scale": _json_scale(term.scale)}
+            {"name": name, "size": int(term.fn(s, p).shape[1]), "scale": _json_scale(term.scale), "unit": term.unit,
+             "definition": term.definition,
+             "training_noise": float(getattr(noise, name)) if term.noise and noise.enabled else 0.0}
             for name, term in POLICY_TERMS.items()
         ]
+        """Policy terms in order: name, size, scale (obs = scale * value), unit and definition of the value,
+        and the uniform noise U[-n, n] (in ``unit``, before the scale) training added at full disturbance."""
         device = s.root_pos.device
         sizes = [entry["size"] for entry in self.layout]
         self.policy_scale = _expand([t.scale for t in POLICY_TERMS.values()], sizes, device)   # [P]

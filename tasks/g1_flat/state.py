@@ -83,9 +83,13 @@ def wrap_to_pi(angle: torch.Tensor) -> torch.Tensor:
     return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
 
 
+LEG_OFFSETS = (0.0, 0.5)
+"""Gait phase offsets of the (left, right) legs, in periods."""
+
+
 @functools.lru_cache
 def _leg_offsets(device: torch.device) -> torch.Tensor:
-    return torch.tensor([0.0, 0.5], dtype=torch.float64, device=device)
+    return torch.tensor(LEG_OFFSETS, dtype=torch.float64, device=device)
 
 
 def leg_phase(episode_length: torch.Tensor, control_dt: float, period: float) -> torch.Tensor:

@@ -22,7 +22,7 @@ from fpo_locomotion.tasks.g1_flat.commands import COMMAND_NAMES, VelocityCommand
 from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig
 from fpo_locomotion.tasks.g1_flat.observations import Observations, ObsParams
 from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS, RewardParams
-from fpo_locomotion.tasks.g1_flat.state import G1State, leg_phase, projected_gravity
+from fpo_locomotion.tasks.g1_flat.state import LEG_OFFSETS, G1State, leg_phase, projected_gravity
 from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
 
 
@@ -196,6 +196,31 @@ class G1FlatTask:
 
     def command_names(self) -> list[str]:
         return list(COMMAND_NAMES)
+
+    def commands_contract(self) -> dict:
+        """What the command means and how training drew it (export metadata)."""
+        c = self.cfg.commands
+        return {
+            "frame": "pelvis (base) frame: vx forward, vy left (m/s); yaw rate counter-clockwise about the pelvis "
+                     "z axis (rad/s); tracked against the pelvis velocity in the same frame",
+            "ranges": self.command_ranges(),
+            "dead_band": f"training drew |(vx, vy)| <= {c.min_lin_vel} m/s as (vx, vy) = (0, 0)",
+            "standing": f"(0, 0, 0) means stand; {c.rel_standing_envs:.0%} of training episodes stood; under "
+                        f"|command| < {self.cfg.rewards.standing_command} the gait clock's stepping is not rewarded",
+            "resampled_every_s": float(c.resampling_time_s),
+        }
+
+    def gait_clock(self) -> dict:
+        """The gait clock behind the ``gait_phase`` observation (export metadata)."""
+        return {
+            "period_s": float(self.cfg.gait_period),
+            "leg_offsets": list(LEG_OFFSETS),
+            "legs": ["left", "right"],
+            "phase": "phi_leg = ((t / period_s) + offset) mod 1, t = control steps since the episode start x control_dt",
+            "starts": "t = 0 on the first control step of an episode (the policy's first step on the robot) and "
+                      "never restarts within one",
+            "stance": f"a leg is meant to be in stance for phi < {self.cfg.rewards.stance_fraction} (training reward)",
+        }
 
     def command_ranges(self) -> list[list[float]]:
         return self.commands.ranges()
