@@ -70,6 +70,8 @@ def _cmd_plot_runs(a: argparse.Namespace) -> None:
 
 
 def _cmd_bench(a: argparse.Namespace) -> None:
+    if a.num_envs and min(a.num_envs) < 1 or a.repeats < 1 or a.num_steps < 1 or a.epochs < 1:
+        raise UserError("--num-envs, --repeats, --num-steps and --epochs must be positive integers.")
     if a.what == "learner":
         from fpo_locomotion.bench.learner import bench_learner
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 
 import numpy as np
@@ -57,6 +58,11 @@ def plot_runs(run_dirs: list[str], out: str, tags: tuple[str, ...] = DEFAULT_TAG
     """
     if x not in X_AXES:
         raise ConfigError(f"--x {x}: valid are {', '.join(X_AXES)}.")
+    if smooth < 1:
+        raise ConfigError(f"--smooth must be a positive number of iterations, got {smooth}.")
+    missing = [run for run in run_dirs if not glob.glob(os.path.join(run, "events.out.tfevents.*"))]
+    if missing:
+        raise ConfigError(f"No tensorboard events in {', '.join(missing)}; pass run folders written by 'fpo-loco train'.")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import importlib.util
 import os
 import random
 import re
@@ -149,6 +150,11 @@ def train(args: TrainArgs) -> str:
     train_cfg.validate()
     if train_cfg.runner.logger not in ("tensorboard", "wandb"):
         raise ConfigError(f"Unknown logger '{train_cfg.runner.logger}'. Valid: tensorboard, wandb.")
+    if train_cfg.runner.logger == "wandb" and importlib.util.find_spec("wandb") is None:
+        raise ConfigError("--logger wandb needs the wandb package: pip install -e \".[wandb]\" (then wandb login).")
+    if os.sep in args.run_name or (os.altsep and os.altsep in args.run_name) or args.run_name.startswith("."):
+        raise ConfigError(f"--run-name '{args.run_name}' must be a plain folder-name suffix (no '/', not starting "
+                          "with '.').")
     num_envs = args.num_envs if args.num_envs is not None else spec.default_num_envs
     if num_envs <= 0:
         raise ConfigError(f"--num-envs must be a positive integer, got {num_envs}.")

@@ -172,3 +172,25 @@ def test_pretrained_names_are_checked(capsys):
     fails(capsys, ["export", "pretrained:nope"], "No pretrained policy 'nope'")
     fails(capsys, ["sim2sim", "pretrained:nope"], "No pretrained policy 'nope'")
     fails(capsys, ["train", *FAST, "--resume", "pretrained:fpo"], "a run resumes in its own folder")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["plot-runs", "/nonexistent/run", "--out", "x.png"], "No tensorboard events in /nonexistent/run"),
+    (["bench", "env", "--num-envs", "0"], "must be positive integers"),
+    (["bench", "train", "--repeats", "0"], "must be positive integers"),
+    (["train", *FAST, "--run-name", "a/../../b"], "--run-name 'a/../../b' must be a plain folder-name suffix"),
+])
+def test_more_bad_flags(tmp_path, capsys, argv, message):
+    if argv[0] == "train":
+        argv = [*argv, "--log-root", str(tmp_path)]
+    fails(capsys, argv, message)
+    assert os.listdir(tmp_path) == []
+
+
+def test_wandb_logger_without_wandb_installed(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    fails(capsys, ["train", *FAST, "--logger", "wandb", "--log-root", str(tmp_path)], "needs the wandb package")
+    assert os.listdir(tmp_path) == []

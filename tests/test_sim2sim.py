@@ -96,3 +96,10 @@ def test_bad_inputs_have_clear_errors(g1_export, tmp_path):
     with pytest.raises(UserError, match="is not 'vx,vy,wz'"):
         parse_commands("0.5,0;1,0,0")
     assert parse_commands("0.5,0,0; 0,0,1;") == [(0.5, 0.0, 0.0), (0.0, 0.0, 1.0)]
+
+
+def test_a_ppo_export_runs_in_sim2sim(tmp_path):
+    checkpoint = save_untrained(tmp_path / "ppo.pt", "G1-Flat", algo="ppo")
+    onnx_path = export_policy(checkpoint, str(tmp_path / "ppo"))["paths"]["policy"]
+    result = run_sim2sim(onnx_path, "0.5,0,0", duration=0.5)
+    assert result["policy_type"] == "gaussian_mean" and result["flow_steps"] is None and result["segments"][0]["steps"] > 0
