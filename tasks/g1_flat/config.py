@@ -90,7 +90,7 @@ class RewardScales:
     multiplied by the control dt (legged_gym), so the weights are per second."""
 
     track_lin_vel_xy: float = 1.0
-    track_ang_vel_z: float = 1.0
+    track_ang_vel_z: float = 0.5
     lin_vel_z: float = -2.0
     ang_vel_xy: float = -0.05
     orientation: float = -1.0
@@ -100,8 +100,9 @@ class RewardScales:
     action_rate: float = -0.01
     torques: float = -1e-5
     joint_pos_limits: float = -5.0
-    termination: float = -200.0
-    """Per fall (x dt: -4), instead of an alive bonus (Isaac Lab): standing still is no longer a safe income."""
+    termination: float = -25.0
+    """Per fall (x dt: -0.5), instead of an alive bonus: a fall costs something, but not so much that lifting a
+    foot is never worth the risk (at Isaac Lab's -200, i.e. -4 per fall, PPO and FPO kept both feet down)."""
     hip_pos: float = -0.5
     contact_no_vel: float = -0.2
     feet_air_time: float = 2.0
