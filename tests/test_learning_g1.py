@@ -1,17 +1,18 @@
 """Learning on G1-Flat under a fixed seed and a CI-sized budget: the recipe's PPO policy stays up longer than the
-untrained one, the first thing the recipe learns, long before it walks (~1.3M env steps into the shipped run).
+untrained one, the first thing the recipe learns, long before it walks (~2M env steps into the shipped run).
 
-Measured with this seed and budget (128 envs x 24 steps x 100 iterations, 307k env steps): steps before
-falling 56.5 -> 79.2 (1.40x). FPO learns slower per sample at the start (56 -> 60 in 120 iterations, the
-shipped FPO run took off at ~2.5M env steps), too slow to assert in CI; its learning is asserted on the toy
-tasks (test_learning_toys.py) and shown by the shipped policy.
+Measured with this seed and budget (256 envs x 24 steps x 160 iterations, 983k env steps, in steps of 40
+iterations): steps before falling 56.5 -> 58.5, 57.3, 68.2, 86.6 (1.53x). Earlier the policy falls as often
+as the untrained one: it learns to step before it learns to stay up. FPO learns slower per sample at the
+start (the shipped FPO run stood up ~2x later in env steps), too slow to assert in CI; its learning is
+asserted on the toy tasks (test_learning_toys.py) and shown by the shipped policy.
 """
 
 import torch
 
 from fpo_locomotion.train import make_env, make_runner, resolve_configs, seed_everything
 
-NUM_ENVS, ITERATIONS, EVAL_STEPS = 128, 100, 150
+NUM_ENVS, ITERATIONS, EVAL_STEPS = 256, 160, 150
 
 
 def steps_before_falling(runner, env) -> float:
@@ -38,4 +39,4 @@ def test_g1_ppo_recipe_stays_up_longer_than_untrained():
     runner.learn(ITERATIONS)
     trained = steps_before_falling(runner, make_env(spec, env_cfg, 64, "cpu", 1))
     print(f"{algo}: steps before falling, untrained {untrained:.1f} -> trained {trained:.1f}")
-    assert trained > 1.25 * untrained
+    assert trained > 1.3 * untrained
