@@ -8,9 +8,12 @@ start (the shipped FPO run stood up ~2x later in env steps), too slow to assert 
 asserted on the toy tasks (test_learning_toys.py) and shown by the shipped policy.
 """
 
+import pytest
 import torch
 
 from fpo_locomotion.train import make_env, make_runner, resolve_configs, seed_everything
+
+pytestmark = pytest.mark.slow
 
 NUM_ENVS, ITERATIONS, EVAL_STEPS = 256, 160, 150
 

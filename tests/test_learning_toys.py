@@ -11,6 +11,8 @@ import torch
 from fpo_locomotion.train import make_env, make_runner, resolve_configs, seed_everything
 from fpo_locomotion.viz_bandit import train_and_sample
 
+pytestmark = pytest.mark.slow
+
 BANDIT_ITERATIONS = 120  # the task's default budget, about 1 CPU-minute per seed
 
 
