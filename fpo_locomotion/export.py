@@ -252,14 +252,20 @@ def _write_verified(out_dir: str, names: dict[str, str], write) -> tuple[dict[st
     return final, errors
 
 
-def export_policy(checkpoint: str, out_dir: str, flow_steps: int | None = None, use_ema: bool = True) -> dict:
+def export_policy(checkpoint: str, out_dir: str, flow_steps: int | None = None, use_ema: bool = True,
+                  task: str | None = None) -> dict:
     """Export the checkpoint ``checkpoint`` (FPO or PPO) to ``out_dir``; returns ``{"paths", "errors", "metadata"}``.
 
     ``flow_steps`` (K of the exported sampler) defaults to the training K. Each graph is compared with the
     torch actor on random observations (batch 1 and 257); above ``TOLERANCE`` nothing is kept and UserError
-    is raised. Files are written under temporary names and renamed only when every check passed.
+    is raised. Files are written under temporary names and renamed only when every check passed. ``task``:
+    refuse a checkpoint of another task.
     """
     loaded = load_checkpoint(checkpoint)
+    trained_on = loaded["infos"].get("task")
+    if task and trained_on != task:
+        raise CheckpointError(f"Checkpoint '{checkpoint}' was trained on task '{trained_on}', not '{task}'. "
+                              f"Pass --task {trained_on} or a checkpoint of {task}.")
     if loaded["infos"].get("algo") == "ppo":
         if flow_steps is not None:
             raise ConfigError("--flow-steps is a flow policy's setting; this is a PPO checkpoint (Gaussian actor).")
@@ -372,12 +378,8 @@ def run_export(checkpoint: str, out_dir: str | None = None, task: str | None = N
     if checkpoint == "latest" and not task:
         raise ConfigError("'latest' needs --task: the newest run of which task?")
     path = resolve_checkpoint(checkpoint, task or "", log_root)
-    trained_on = load_checkpoint(path)["infos"].get("task")
-    if task and trained_on != task:
-        raise CheckpointError(f"Checkpoint '{path}' was trained on task '{trained_on}', not '{task}'. "
-                              f"Pass --task {trained_on} or a checkpoint of {task}.")
     out_dir = out_dir or os.path.join(output_dir(checkpoint, path, log_root), "exported")
-    result = export_policy(path, out_dir, flow_steps=flow_steps, use_ema=use_ema)
+    result = export_policy(path, out_dir, flow_steps=flow_steps, use_ema=use_ema, task=task)
     meta = result["metadata"]
     sampler = f"K={meta['flow_steps']}" if meta["policy_type"] == "flow" else "Gaussian mean"
     print(f"Exported {path} ({meta['task']}, {meta['algo'].upper()}, {meta['weights']} weights, {sampler}, "

@@ -5,6 +5,7 @@ iteration. Algorithm, rollouts and update are rsl_rl's (or FPO's) own.
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import random
@@ -101,9 +102,9 @@ class FpoRunner(OnPolicyRunner):
         except (OSError, RuntimeError) as e:  # torch.save reports a full disk as RuntimeError
             if os.path.exists(tmp):
                 os.remove(tmp)
-            previous = sorted(p for p in os.listdir(os.path.dirname(path) or ".") if re.fullmatch(r"model_\d+\.pt", p))
-            last = max(previous, key=lambda p: int(p[6:-3])) if previous else "none"
-            raise CheckpointError(f"Could not write checkpoint {path} ({e}); the last good checkpoint is {last}. "
+            last = newest_checkpoint(os.path.dirname(path) or ".")
+            raise CheckpointError(f"Could not write checkpoint {path} ({e}); the last good checkpoint is "
+                                  f"{os.path.basename(last) if last else 'none'}. "
                                   "Free disk space and continue with --resume.") from None
         self.logger.save_model(path, self.current_learning_iteration)
 
@@ -118,6 +119,26 @@ class FpoRunner(OnPolicyRunner):
             self.logger.tot_timesteps = loaded["log_totals"]["timesteps"]
             self.logger.tot_time = loaded["log_totals"]["time"]
         return loaded["infos"]
+
+
+def checkpoint_iteration(path: str) -> int | None:
+    """N of a ``model_<N>.pt`` file name, None for any other name (``model_final.pt``, ``model_3.pt.tmp``)."""
+    match = re.fullmatch(r"model_(\d+)\.pt", os.path.basename(path))
+    return int(match.group(1)) if match else None
+
+
+def newest_checkpoint(run_dir: str) -> str | None:
+    """The ``model_<N>.pt`` with the highest N in ``run_dir`` (other ``model_*.pt`` names ignored), or None."""
+    checkpoints = [p for p in glob.glob(os.path.join(run_dir, "model_*.pt")) if checkpoint_iteration(p) is not None]
+    return max(checkpoints, key=checkpoint_iteration) if checkpoints else None
+
+
+def latest_checkpoint(run_dir: str) -> str:
+    """:func:`newest_checkpoint`, or CheckpointError when the run has none."""
+    newest = newest_checkpoint(run_dir)
+    if newest is None:
+        raise CheckpointError(f"No model_<iteration>.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
+    return newest
 
 
 def load_checkpoint(path: str, map_location: str = "cpu") -> dict:

@@ -11,7 +11,6 @@ import glob
 import importlib.util
 import os
 import random
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides, load_yaml
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
 from fpo_locomotion.pretrained import pretrained_file
-from fpo_locomotion.runner import FpoRunner
+from fpo_locomotion.runner import FpoRunner, checkpoint_iteration, latest_checkpoint, newest_checkpoint
 from fpo_locomotion.tasks import TaskSpec, get_task
 
 
@@ -98,20 +97,6 @@ def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo:
                      log_dir=log_dir, device=device)
 
 
-def _iteration(path: str) -> int | None:
-    """N of a ``model_<N>.pt`` file name, None for any other name (``model_final.pt``, ``model_3.pt.tmp``)."""
-    match = re.fullmatch(r"model_(\d+)\.pt", os.path.basename(path))
-    return int(match.group(1)) if match else None
-
-
-def latest_checkpoint(run_dir: str) -> str:
-    """The ``model_<it>.pt`` with the highest iteration in ``run_dir`` (other ``model_*.pt`` names are ignored)."""
-    checkpoints = [p for p in glob.glob(os.path.join(run_dir, "model_*.pt")) if _iteration(p) is not None]
-    if not checkpoints:
-        raise CheckpointError(f"No model_<iteration>.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
-    return max(checkpoints, key=_iteration)
-
-
 def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> str:
     """A checkpoint file from a file path, a run directory, "latest" (newest run of ``task`` with a checkpoint)
     or "pretrained:<name>" (a policy shipped with the package)."""
@@ -119,8 +104,8 @@ def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> st
     if shipped:
         return shipped
     if checkpoint == "latest":
-        runs = sorted((p for p in glob.glob(os.path.join(log_root, task, "*", "model_*.pt")) if _iteration(p) is not None),
-                      key=os.path.getmtime)
+        found = glob.glob(os.path.join(log_root, task, "*", "model_*.pt"))
+        runs = sorted((p for p in found if checkpoint_iteration(p) is not None), key=os.path.getmtime)
         if not runs:
             raise CheckpointError(f"No checkpoint under '{os.path.join(log_root, task)}'. Train the task first.")
         return latest_checkpoint(os.path.dirname(runs[-1]))
@@ -210,8 +195,7 @@ def train(args: TrainArgs) -> str:
     try:
         runner.learn(remaining, init_at_random_ep_len=True)
     except KeyboardInterrupt:
-        last = glob.glob(os.path.join(log_dir, "model_*.pt"))
-        raise UserError(f"Interrupted. Last checkpoint: {latest_checkpoint(log_dir) if last else 'none yet'}; "
+        raise UserError(f"Interrupted. Last checkpoint: {newest_checkpoint(log_dir) or 'none yet'}; "
                         f"continue with --resume {log_dir}.") from None
     print(f"Run directory: {log_dir}")
     return log_dir

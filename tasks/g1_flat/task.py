@@ -58,6 +58,8 @@ class G1FlatTask:
         self.push_steps = max(1, round(cfg.domain_rand.push_interval_s / self.control_dt))
         self.common_step = 0
         """Control steps taken by the env since it was built (or the run's iteration x steps per env on resume)."""
+        self.level = 0.0
+        """The disturbance level of the current step (``disturbance_level()``, set once per step)."""
 
         friction = torch.ones(n, device=device)
         added_mass = torch.zeros(n, device=device)
@@ -134,10 +136,9 @@ class G1FlatTask:
         """
         self.last_action.copy_(self.action)
         self.action.copy_(actions)
-        contact = self._foot_contact()
-        self.foot_air_time.copy_(torch.where(contact, 0.0, self.foot_air_time + self.control_dt))
-        self.foot_contact_time.copy_(torch.where(contact, self.foot_contact_time + self.control_dt, 0.0))
-        s = self.state(episode_length)
+        s = self.state(episode_length)  # holds the foot timers by reference: updated in place below
+        self.foot_air_time.copy_(torch.where(s.foot_contact, 0.0, self.foot_air_time + self.control_dt))
+        self.foot_contact_time.copy_(torch.where(s.foot_contact, self.foot_contact_time + self.control_dt, 0.0))
         terms = torch.stack([fn(s, self.reward_params) for fn in self.reward_fns]) * self.reward_weights  # [T, N]
         reward = terms.sum(dim=0)
         if self.cfg.rewards.only_positive_rewards:
@@ -146,7 +147,7 @@ class G1FlatTask:
         metrics = {
             "lin_vel_error": torch.linalg.vector_norm(s.command[:, :2] - s.lin_vel_b[:, :2], dim=1).mean(),
             "ang_vel_error": (s.command[:, 2] - s.ang_vel_b[:, 2]).abs().mean(),
-            "disturbance_level": torch.tensor(self.disturbance_level()),
+            "disturbance_level": torch.tensor(self.level),
         }
         self.last_joint_vel.copy_(s.joint_vel)
         self.last_foot_pos.copy_(s.foot_pos)
@@ -178,10 +179,10 @@ class G1FlatTask:
     def post_step(self, episode_length: torch.Tensor) -> None:
         """Command resampling / heading control, then pushes of the envs that are due (at the current level)."""
         self.common_step += 1
-        self.obs.noise_level = self.disturbance_level()
+        self.level = self.obs.noise_level = self.disturbance_level()
         self.commands.update(episode_length, self.backend.root_quat)
         dr = self.cfg.domain_rand
-        if dr.push_robots and self.disturbance_level() > 0:
+        if dr.push_robots and self.level > 0:
             push_ids = ((episode_length % self.push_steps == 0) & (episode_length > 0)).nonzero().squeeze(1)
             if push_ids.numel() > 0:
                 vel = self._uniform((len(push_ids), 3), *self._scaled_range([-dr.max_push_vel_xy, dr.max_push_vel_xy], 0.0))
