@@ -64,3 +64,13 @@ def test_sim2sim_runs_the_pretrained_fpo_policy_by_name_without_torch():
     assert done.returncode == 0, done.stderr
     (segment,) = json.loads(done.stdout.split("RESULT ", 1)[1])["segments"]
     assert segment["falls"] == 0 and abs(segment["mean_velocity"][0] - COMMAND[0]) < 0.2, segment
+
+
+def test_shipped_files_are_not_git_ignored():
+    """A policy that exists only in the developer's checkout (ignored as *.pt / *.onnx) never reaches a user."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isdir(os.path.join(repo, ".git")):
+        pytest.skip("not a git checkout")
+    paths = [f"resources/pretrained/{name}/{file}" for name in ("fpo", "ppo") for file in ("model.pt", "policy.onnx")]
+    ignored = subprocess.run(["git", "check-ignore", *paths], cwd=repo, capture_output=True, text=True).stdout.split()
+    assert ignored == []
