@@ -76,6 +76,10 @@ class FlowActor(nn.Module):
         """Action [B, A] from normalized observation ``latent`` [B, O] and initial noise ``x0`` [B, A]."""
         return euler_sample(self.net, latent, x0, steps or self.flow_steps)
 
+    def sample_trajectory(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """The sampler's states [K+1, B, A] from ``x0`` [B, A]; the last one is :meth:`sample`'s action."""
+        return euler_path(self.net, latent, x0, steps or self.flow_steps)
+
     def cfm_loss(self, latent: torch.Tensor, actions: torch.Tensor, eps: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """CFM losses [B, N] under the current weights (see ``velocity_net.cfm_loss``)."""
         return cfm_loss(self.net, latent, actions, eps, tau)
@@ -142,6 +146,32 @@ class FlowActor(nn.Module):
     def as_onnx(self, verbose: bool = False) -> nn.Module:
         """ONNX-ready zero-sampling policy: obs [B, O] -> actions [B, A]."""
         return FlowPolicyModule(self, self.flow_steps)
+
+
+def euler_path(net, obs: torch.Tensor, x0: torch.Tensor, steps: int) -> torch.Tensor:
+    """States [K+1, B, A] of ``euler_sample(net, obs, x0, steps)``: x0 [B, A], then each Euler step's result.
+
+    The same integrator as every action of the policy: ``net`` (a :class:`VelocityNet`, or any object with its
+    ``project_obs`` and ``velocity``) is wrapped to record each state x_t that ``euler_sample`` asks it about.
+    """
+    recorder = _PathRecorder(net)
+    actions = euler_sample(recorder, obs, x0, steps)
+    return torch.stack([*recorder.states, actions])
+
+
+class _PathRecorder:
+    """Stands in for a velocity net in ``euler_sample`` and keeps each state x_t [B, A] it is asked about."""
+
+    def __init__(self, net) -> None:
+        self.net = net
+        self.states: list[torch.Tensor] = []
+
+    def project_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net.project_obs(obs)
+
+    def velocity(self, obs_proj: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.states.append(x_t)
+        return self.net.velocity(obs_proj, x_t, t)
 
 
 class FlowPolicyModule(nn.Module):
