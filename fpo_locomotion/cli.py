@@ -40,6 +40,12 @@ def _cmd_viz_bandit(a: argparse.Namespace) -> None:
     viz_bandit(out=a.out, seeds=a.seeds, max_iterations=a.max_iterations)
 
 
+def _cmd_viz_flow(a: argparse.Namespace) -> None:
+    from fpo_locomotion.viz_flow import viz_flow
+
+    viz_flow(out_dir=a.out_dir, seed=a.seed, max_iterations=a.max_iterations)
+
+
 def _cmd_export(a: argparse.Namespace) -> None:
     from fpo_locomotion.export import run_export
 
@@ -158,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     v.add_argument("--max-iterations", type=int, default=None)
     v.set_defaults(func=_cmd_viz_bandit)
+
+    f = sub.add_parser("viz-flow", help="train FPO and PPO on bandit-1d and draw their flows from noise to actions "
+                       "(the figures of the README's 'How FPO works')")
+    f.add_argument("--out-dir", default="docs")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--max-iterations", type=int, default=None, help="training budget (default: the task's, 120)")
+    f.set_defaults(func=_cmd_viz_flow)
 
     r = sub.add_parser("plot-runs", help="plot tensorboard scalars of several runs on one figure (FPO vs PPO)")
     r.add_argument("runs", nargs="+", metavar="RUN_DIR")
