@@ -28,7 +28,6 @@ The legacy TorchScript-based exporter (``dynamo=False``) is used: measured at K=
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import warnings
@@ -44,8 +43,8 @@ from torch import nn
 import fpo_locomotion
 from fpo_locomotion.config import TrainConfig, apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
-from fpo_locomotion.models.flow_actor import FlowActor, FlowPolicyModule
-from fpo_locomotion.models.velocity_net import sinusoidal_time_embedding
+from fpo_locomotion.models.flow_actor import FlowActor
+from fpo_locomotion.models.flow_policy import DenoiserModule, FlowPolicyModule, UnrolledFlowPolicy
 from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.runner import load_checkpoint
 
@@ -55,54 +54,6 @@ TOLERANCE = 1e-4
 VERIFY_BATCH_SIZES = (1, 257)
 METADATA_FORMAT = 2
 FLOW_CONVENTION = "t=0 noise, t=1 action; x_{k+1} = x_k + v(obs, x_k, k/K) / K"
-
-
-# ---------------------------------------------------------------------------------------------- graphs
-class UnrolledFlowPolicy(nn.Module):
-    """K Euler steps of the velocity net: ``forward(obs [B, O], noise [B, A] | None) -> actions [B, A]``.
-
-    ``x_0 = noise``, or 0 (zero-sampling) without it; unrolled in the ONNX graph, a loop in TorchScript.
-
-    Same function as ``FlowPolicyModule`` (the actor's own sampler): with ``H0 = act(W_obs obs' + b_obs +
-    W_t emb(t_k) + W_x x)`` and the trunk after it, ``x <- x + dt * (W_out h + b_out)``. Per step, ``W_t
-    emb(t_k)`` is the constant row ``step_bias[k]`` [H] and ``dt`` is folded into ``W_out``, ``b_out``.
-    """
-
-    def __init__(self, actor: FlowActor, flow_steps: int) -> None:
-        super().__init__()
-        net = actor.net
-        emb_dim, dt = net.time_embed_dim, 1.0 / flow_steps
-        self.flow_steps, self.action_dim = flow_steps, actor.action_dim
-        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
-        self.obs_layer = copy.deepcopy(net.obs_layer)
-        w_tx = net.tx_layer.weight.detach()  # [H, E + A], input order [emb; x]
-        t = torch.tensor([k * dt for k in range(flow_steps)], dtype=w_tx.dtype)
-        self.register_buffer("step_bias", sinusoidal_time_embedding(t, emb_dim) @ w_tx[:, :emb_dim].T)  # [K, H]
-        self.register_buffer("w_x", w_tx[:, emb_dim:].T.contiguous())  # [A, H]
-        *hidden, out = copy.deepcopy(net.trunk)
-        self.hidden = nn.Sequential(*hidden)  # activation, (Linear, activation) x (layers - 1)
-        self.register_buffer("w_out", (dt * out.weight.detach()).T.contiguous())  # [H_last, A]
-        self.register_buffer("b_out", dt * out.bias.detach())  # [A]
-
-    def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        obs_proj = self.obs_layer(self.obs_normalizer(obs))  # [B, H], once for all steps
-        x = obs.new_zeros(obs.shape[0], self.action_dim) if noise is None else noise
-        for k in range(self.flow_steps):
-            h = self.hidden(torch.addmm(obs_proj + self.step_bias[k], x, self.w_x))
-            x = x + torch.addmm(self.b_out, h, self.w_out)
-        return x
-
-
-class DenoiserModule(nn.Module):
-    """The velocity net with normalization baked in: ``forward(obs [B, O], x_t [B, A], t [B]) -> velocity [B, A]``."""
-
-    def __init__(self, actor: FlowActor) -> None:
-        super().__init__()
-        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
-        self.net = copy.deepcopy(actor.net)
-
-    def forward(self, obs: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.net(self.obs_normalizer(obs), x_t, t)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoint

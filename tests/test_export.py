@@ -20,7 +20,7 @@ from fpo_locomotion import export as export_module
 from fpo_locomotion.envs.robots import G1_12DOF
 from fpo_locomotion.errors import CheckpointError, UserError
 from fpo_locomotion.export import build_actor, export_policy
-from fpo_locomotion.models.flow_actor import FlowPolicyModule
+from fpo_locomotion.models.flow_policy import FlowPolicyModule
 from fpo_locomotion.runner import load_checkpoint
 from fpo_locomotion.train import TrainArgs, resolve_configs, train
 

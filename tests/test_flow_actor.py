@@ -7,6 +7,7 @@ import torch
 from tensordict import TensorDict
 
 from fpo_locomotion.models.flow_actor import FlowActor
+from fpo_locomotion.models.flow_policy import UnrolledFlowPolicy
 from fpo_locomotion.models.velocity_net import cfm_loss
 
 OBS_DIM, ACT_DIM = 5, 3
@@ -90,9 +91,14 @@ def test_cfm_loss_decreases_when_fitting_fixed_actions():
 
 @pytest.mark.parametrize("steps", [1, 4])
 def test_export_module_matches_actor(steps):
+    """as_onnx / as_jit are the unrolled graph the exporter ships, the same function as the actor's sampler."""
     actor = make_actor(flow_steps=steps)
     obs = obs_batch(5)
     module = actor.as_onnx()
+    assert isinstance(module, UnrolledFlowPolicy)
     assert torch.allclose(module(obs["policy"]), actor(obs), atol=1e-6)
     scripted = torch.jit.script(actor.as_jit())
     assert torch.allclose(scripted(obs["policy"]), actor(obs), atol=1e-6)
+    noise = torch.randn(5, ACT_DIM)
+    assert torch.allclose(scripted(obs["policy"], noise), actor.sample(actor.get_latent(obs), noise), atol=1e-6)
+    scripted.reset()  # legged_gym deploy scripts call it

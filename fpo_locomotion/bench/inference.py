@@ -22,8 +22,9 @@ import onnxruntime as ort
 import torch
 from tensordict import TensorDict
 
-from fpo_locomotion.export import OPSET, UnrolledFlowPolicy, _export_onnx
-from fpo_locomotion.models.flow_actor import FlowActor, FlowPolicyModule
+from fpo_locomotion.export import OPSET, _export_onnx
+from fpo_locomotion.models.flow_actor import FlowActor
+from fpo_locomotion.models.flow_policy import FlowPolicyModule, UnrolledFlowPolicy
 
 CHUNK = 50
 """Calls per interleaved chunk."""

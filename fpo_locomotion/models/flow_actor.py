@@ -11,13 +11,12 @@ Shapes: B batch, N = num_mc, A action dim, O observation dim.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from rsl_rl.modules import EmpiricalNormalization
 from tensordict import TensorDict
 from torch import nn
 
+from fpo_locomotion.models.flow_policy import UnrolledFlowPolicy
 from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_sample
 
 
@@ -140,12 +139,12 @@ class FlowActor(nn.Module):
         """No recurrent state."""
 
     def as_jit(self) -> nn.Module:
-        """TorchScript-ready zero-sampling policy: obs [B, O] -> actions [B, A]."""
-        return FlowPolicyModule(self, self.flow_steps)
+        """TorchScript-ready policy, ``fpo-loco export``'s ``policy.pt``: obs [B, O] (, noise [B, A]) -> actions [B, A]."""
+        return UnrolledFlowPolicy(self, self.flow_steps)
 
     def as_onnx(self, verbose: bool = False) -> nn.Module:
-        """ONNX-ready zero-sampling policy: obs [B, O] -> actions [B, A]."""
-        return FlowPolicyModule(self, self.flow_steps)
+        """ONNX-ready zero-sampling policy, ``fpo-loco export``'s unrolled ``policy.onnx``: obs [B, O] -> actions [B, A]."""
+        return UnrolledFlowPolicy(self, self.flow_steps)
 
 
 def euler_path(net, obs: torch.Tensor, x0: torch.Tensor, steps: int) -> torch.Tensor:
@@ -172,29 +171,3 @@ class _PathRecorder:
     def velocity(self, obs_proj: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         self.states.append(x_t)
         return self.net.velocity(obs_proj, x_t, t)
-
-
-class FlowPolicyModule(nn.Module):
-    """Standalone K-step policy (normalizer baked in): ``forward(obs [B, O], noise [B, A] = 0) -> actions [B, A]``."""
-
-    input_names = ["obs"]
-    output_names = ["actions"]
-
-    def __init__(self, actor: FlowActor, flow_steps: int) -> None:
-        super().__init__()
-        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
-        self.net = copy.deepcopy(actor.net)
-        self.flow_steps = flow_steps
-        self.obs_dim = actor.obs_dim
-        self.action_dim = actor.action_dim
-
-    def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        x0 = obs.new_zeros(obs.shape[0], self.action_dim) if noise is None else noise
-        return euler_sample(self.net, self.obs_normalizer(obs), x0, self.flow_steps)
-
-    def get_dummy_inputs(self) -> tuple[torch.Tensor]:
-        return (torch.zeros(1, self.obs_dim),)
-
-    @torch.jit.export
-    def reset(self) -> None:
-        """No recurrent state (legged_gym deploy scripts call it)."""
