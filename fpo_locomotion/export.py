@@ -36,14 +36,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from rsl_rl.utils import resolve_class
 from tensordict import TensorDict
 from torch import nn
 
 import fpo_locomotion
-from fpo_locomotion.config import TrainConfig, apply_overrides
+from fpo_locomotion.checkpoints import build_policy
+from fpo_locomotion.config import apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
-from fpo_locomotion.models.flow_actor import FlowActor
 from fpo_locomotion.models.flow_policy import DenoiserModule, FlowPolicyModule, UnrolledFlowPolicy
 from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.runner import load_checkpoint
@@ -57,40 +56,6 @@ FLOW_CONVENTION = "t=0 noise, t=1 action; x_{k+1} = x_k + v(obs, x_k, k/K) / K"
 
 
 # ---------------------------------------------------------------------------------------------- checkpoint
-def build_actor(loaded: dict, use_ema: bool = True) -> tuple[FlowActor, str]:
-    """The FlowActor of a loaded FPO checkpoint (EMA weights where present and ``use_ema``) and which weights ("ema"/"actor")."""
-    infos = loaded["infos"]
-    if infos.get("algo") != "fpo":
-        raise CheckpointError(f"This is a {str(infos.get('algo')).upper()} checkpoint (Gaussian actor), not an FPO "
-                              "one; build_gaussian_actor() loads it.")
-    train_cfg = infos["train_cfg"]
-    groups = train_cfg["runner"]["obs_groups"]
-    obs = TensorDict({g: torch.zeros(1, infos["obs_dims"][g]) for g in groups["actor"]}, batch_size=[1])
-    actor = FlowActor(obs, groups, "actor", infos["num_actions"], **train_cfg["flow_actor"])
-    weights = "ema" if use_ema and "ema_actor_state_dict" in loaded else "actor"
-    try:
-        actor.load_state_dict(loaded["ema_actor_state_dict" if weights == "ema" else "actor_state_dict"])
-    except RuntimeError as e:
-        raise CheckpointError(f"The checkpoint's actor weights do not fit its own flow_actor config: {e}") from None
-    return actor.eval(), weights
-
-
-def build_gaussian_actor(loaded: dict) -> nn.Module:
-    """The Gaussian actor (rsl_rl ``MLPModel``) of a loaded PPO checkpoint, in eval mode."""
-    infos = loaded["infos"]
-    train_cfg = TrainConfig()
-    apply_overrides(train_cfg, infos["train_cfg"], prefix="train.")
-    actor_class, kwargs = resolve_class(train_cfg.to_rsl_rl("ppo")["actor"])
-    groups = train_cfg.runner.obs_groups
-    obs = TensorDict({g: torch.zeros(1, infos["obs_dims"][g]) for g in groups["actor"]}, batch_size=[1])
-    actor = actor_class(obs, groups, "actor", infos["num_actions"], **kwargs)
-    try:
-        actor.load_state_dict(loaded["actor_state_dict"])
-    except RuntimeError as e:
-        raise CheckpointError(f"The checkpoint's actor weights do not fit its own gaussian_actor config: {e}") from None
-    return actor.eval()
-
-
 def make_task_env(infos: dict, num_envs: int = 1, seed: int = 0):
     """The checkpoint's task env, built from the env config saved in the checkpoint (``num_envs`` envs, CPU)."""
     from fpo_locomotion.tasks import get_task
@@ -231,7 +196,7 @@ def export_policy(checkpoint: str, out_dir: str, flow_steps: int | None = None, 
 
 def _export_flow(loaded: dict, out_dir: str, flow_steps: int | None, use_ema: bool):
     """(metadata, (paths, errors)) of an FPO checkpoint: policy, stochastic policy, denoiser, TorchScript."""
-    actor, weights = build_actor(loaded, use_ema)
+    actor, weights = build_policy(loaded, use_ema)
     k = actor.flow_steps if flow_steps is None else flow_steps
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"--flow-steps must be a positive integer, got {flow_steps!r}.")
@@ -285,7 +250,7 @@ class _GaussianMeanReference(nn.Module):
 def _export_gaussian(loaded: dict, out_dir: str):
     """(metadata, (paths, errors)) of a PPO checkpoint: the Gaussian mean as ONNX and TorchScript."""
     infos = loaded["infos"]
-    actor = build_gaussian_actor(loaded)
+    actor, _ = build_policy(loaded)
     o, a = actor.obs_dim, infos["num_actions"]
     metadata = {**export_metadata(infos, o, a, {"policy_type": "gaussian_mean", "weights": "actor"}),
                 "checkpoint_iteration": int(loaded.get("iter", -1))}

@@ -26,20 +26,19 @@ import os
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede the first `import mujoco`
 
-import contextlib
 import dataclasses
-import io
 import json
 import time
 
 import numpy as np
 import torch
 
-from fpo_locomotion.config import TrainConfig, apply_overrides, parse_set_overrides
+from fpo_locomotion.checkpoints import build_policy
+from fpo_locomotion.config import apply_overrides, parse_set_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.rendering import FrameRecorder
-from fpo_locomotion.runner import load_checkpoint
+from fpo_locomotion.runner import check_checkpoint_fits, load_checkpoint
 from fpo_locomotion.sim2sim import parse_commands, print_segments, segment_summary, write_video
 
 PLAY_SUFFIX = "-Play"
@@ -110,12 +109,13 @@ def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list
 
 def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[float]] | None, seed: int = 0,
                 disturbed: bool = False, overrides: dict | None = None):
-    """(env, policy, loaded checkpoint dict): the Play env and the checkpoint's inference policy on the CPU.
+    """(env, policy, weights, loaded checkpoint dict): the Play env and the checkpoint's actor on the CPU
+    (:func:`~fpo_locomotion.checkpoints.build_policy`: EMA weights where present; ``weights`` "ema"/"actor").
 
     Raises CheckpointError for a checkpoint of another task or one whose observation/action layout differs.
     """
     from fpo_locomotion.tasks import get_task
-    from fpo_locomotion.train import make_env, make_runner
+    from fpo_locomotion.train import env_layout, make_env
 
     loaded = load_checkpoint(checkpoint)
     infos = loaded["infos"]
@@ -125,13 +125,9 @@ def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[f
                               f"'{train_name}'. Pass --task {infos.get('task')} or a checkpoint of {train_name}.")
     env_cfg = play_env_config(infos, train_name, play_name, schedule, disturbed, overrides)
     env = make_env(get_task(play_name), env_cfg, num_envs, "cpu", seed)
-    train_cfg = TrainConfig()
-    apply_overrides(train_cfg, infos["train_cfg"], prefix="train.")
-    spec = get_task(infos["task"])
-    with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
-        runner = make_runner(spec, env, env_cfg, train_cfg, infos["algo"], None, "cpu")
-    runner.load(checkpoint)  # checks task, algo, observation and action dims
-    return env, runner.get_inference_policy("cpu"), loaded
+    check_checkpoint_fits(infos, {"task": infos["task"], "algo": infos.get("algo"), **env_layout(env)}, checkpoint)
+    policy, weights = build_policy(loaded)
+    return env, policy, weights, loaded
 
 
 def _command_slice(env) -> tuple[slice, np.ndarray]:
@@ -206,7 +202,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         from fpo_locomotion.tasks import get_task
 
         schedule = [[duration, *row[1:]] for row in get_task(play_task_names(task)[1]).env_cfg().commands.schedule]
-    env, policy, loaded = load_policy(path, task, num_envs, schedule, seed, disturbed, sections.get("env"))
+    env, policy, weights, loaded = load_policy(path, task, num_envs, schedule, seed, disturbed, sections.get("env"))
     rows = np.array(env.cfg.commands.schedule, dtype=np.float64)  # [S, 4]
     ends = np.cumsum(rows[:, 0])
     dt = env.backend.control_dt
@@ -263,7 +259,6 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     t = dt * np.arange(1, steps + 1)
     plot_path = f"{stem}_velocity.png"
     infos = loaded["infos"]
-    weights = "ema" if "ema_actor_state_dict" in loaded else "actor"
     title = (f"{infos['task']} {infos['algo'].upper()} ({weights} weights), {os.path.basename(path)}, env 0: "
              "commanded vs measured base velocity")
     plot_velocity(plot_path, t, commanded[:, 0], measured[:, 0], falls_env0, list(ends[:-1]), title)
@@ -272,7 +267,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         "task": infos["task"],
         "play_task": play_task_names(task)[1],
         "algo": infos["algo"],
-        "weights": weights if infos["algo"] == "fpo" else "actor",
+        "weights": weights,
         "num_envs": num_envs,
         "disturbed": disturbed,
         "overrides": list(overrides),

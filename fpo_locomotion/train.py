@@ -77,14 +77,18 @@ def make_env(spec: TaskSpec, env_cfg: Any, num_envs: int, device: str, seed: int
     return spec.make_env(env_cfg, num_envs=num_envs, device=device, seed=seed)
 
 
+def env_layout(env) -> dict:
+    """The env's observation and action layout as a checkpoint records it: ``obs_dims`` (group -> O_group), ``num_actions``."""
+    return {"obs_dims": {k: int(v.shape[-1]) for k, v in env.get_observations().items()},
+            "num_actions": int(env.num_actions)}
+
+
 def run_info(spec: TaskSpec, algo: str, env, env_cfg: Any, train_cfg: TrainConfig) -> dict:
     """What a checkpoint records about its run (plain Python types only, so it loads with weights_only)."""
-    obs = env.get_observations()
     return {
         "task": spec.name,
         "algo": algo,
-        "obs_dims": {k: int(v.shape[-1]) for k, v in obs.items()},
-        "num_actions": int(env.num_actions),
+        **env_layout(env),
         "env_cfg": dataclasses.asdict(env_cfg),
         "train_cfg": dataclasses.asdict(train_cfg),
         "version": fpo_locomotion.__version__,

@@ -17,9 +17,10 @@ import torch
 from helpers import randomize_flow_policy, save_untrained
 
 from fpo_locomotion import export as export_module
+from fpo_locomotion.checkpoints import build_policy
 from fpo_locomotion.envs.robots import G1_12DOF
 from fpo_locomotion.errors import CheckpointError, UserError
-from fpo_locomotion.export import build_actor, export_policy
+from fpo_locomotion.export import export_policy
 from fpo_locomotion.models.flow_policy import FlowPolicyModule
 from fpo_locomotion.runner import load_checkpoint
 from fpo_locomotion.train import TrainArgs, resolve_configs, train
@@ -46,7 +47,7 @@ def test_fresh_g1_policy_round_trip_k64(fresh_k64):
     paths, errors = result["paths"], result["errors"]
     assert errors["denoiser"] <= 1e-5 and errors["policy"] <= 1e-4 and errors["policy_stochastic"] <= 1e-4
     assert errors["torchscript"] <= 1e-4
-    actor, weights = build_actor(load_checkpoint(checkpoint))
+    actor, weights = build_policy(load_checkpoint(checkpoint))
     assert weights == "ema" and actor.flow_steps == 64  # G1-Flat keeps an EMA actor (a copy until ema_start)
     with torch.no_grad():
         assert FlowPolicyModule(actor, 64)(torch.randn(8, 47)).abs().mean() > 0.1  # a policy that does something
@@ -106,7 +107,7 @@ def test_briefly_trained_policy_exports_its_ema_weights(tmp_path):
         "train.fpo.num_learning_epochs=2")))
     checkpoint = f"{run_dir}/model_0.pt"
     loaded = load_checkpoint(checkpoint)
-    ema, raw = build_actor(loaded)[0], build_actor(loaded, use_ema=False)[0]
+    ema, raw = build_policy(loaded)[0], build_policy(loaded, use_ema=False)[0]
     assert any(not torch.equal(a, b) for a, b in zip(ema.state_dict().values(), raw.state_dict().values()))
 
     obs = 2.0 * torch.randn(16, 47)
