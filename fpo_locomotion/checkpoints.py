@@ -1,10 +1,16 @@
-"""Checkpoints written by ``fpo-loco train``: the policy rebuilt from one, without a training runner.
+"""Checkpoints written by ``fpo-loco train``: found (file, run directory, "latest", "pretrained:<name>"),
+loaded, checked against a run or env, and the policy rebuilt from one without a training runner.
 
-A checkpoint is a ``weights_only`` dict: ``actor_state_dict`` (+ ``ema_actor_state_dict`` for FPO with EMA),
-and ``infos`` (task, algo, ``obs_dims``, ``num_actions``, ``env_cfg``, ``train_cfg`` as plain dicts).
+Files are ``<run dir>/model_<iteration>.pt``, each a ``weights_only`` dict: ``actor_state_dict`` (+
+``ema_actor_state_dict`` for FPO with EMA) and ``infos`` (task, algo, ``obs_dims``, ``num_actions``, ``env_cfg``,
+``train_cfg`` as plain dicts). ``FpoRunner.save`` writes them.
 """
 
 from __future__ import annotations
+
+import glob
+import os
+import re
 
 import torch
 from rsl_rl.utils import resolve_class
@@ -13,6 +19,71 @@ from torch import nn
 
 from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError
+from fpo_locomotion.pretrained import pretrained_file
+
+
+def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> str:
+    """A checkpoint file from a file path, a run directory, "latest" (newest run of ``task`` with a checkpoint)
+    or "pretrained:<name>" (a policy shipped with the package)."""
+    shipped = pretrained_file(checkpoint, "model.pt")
+    if shipped:
+        return shipped
+    if checkpoint == "latest":
+        found = glob.glob(os.path.join(log_root, task, "*", "model_*.pt"))
+        runs = sorted((p for p in found if checkpoint_iteration(p) is not None), key=os.path.getmtime)
+        if not runs:
+            raise CheckpointError(f"No checkpoint under '{os.path.join(log_root, task)}'. Train the task first.")
+        return latest_checkpoint(os.path.dirname(runs[-1]))
+    if os.path.isdir(checkpoint):
+        return latest_checkpoint(checkpoint)
+    if not os.path.isfile(checkpoint):
+        raise CheckpointError(f"Checkpoint '{checkpoint}' does not exist (give a model_*.pt file, a run directory, "
+                              "'latest' or 'pretrained:fpo').")
+    return checkpoint
+
+
+def checkpoint_iteration(path: str) -> int | None:
+    """N of a ``model_<N>.pt`` file name, None for any other name (``model_final.pt``, ``model_3.pt.tmp``)."""
+    match = re.fullmatch(r"model_(\d+)\.pt", os.path.basename(path))
+    return int(match.group(1)) if match else None
+
+
+def newest_checkpoint(run_dir: str) -> str | None:
+    """The ``model_<N>.pt`` with the highest N in ``run_dir`` (other ``model_*.pt`` names ignored), or None."""
+    checkpoints = [p for p in glob.glob(os.path.join(run_dir, "model_*.pt")) if checkpoint_iteration(p) is not None]
+    return max(checkpoints, key=checkpoint_iteration) if checkpoints else None
+
+
+def latest_checkpoint(run_dir: str) -> str:
+    """:func:`newest_checkpoint`, or CheckpointError when the run has none."""
+    newest = newest_checkpoint(run_dir)
+    if newest is None:
+        raise CheckpointError(f"No model_<iteration>.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
+    return newest
+
+
+def load_checkpoint(path: str, map_location: str = "cpu") -> dict:
+    """``torch.load(weights_only=True)`` with a clear error for a missing, corrupt or foreign file."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"Checkpoint '{path}' does not exist. Pass a model_*.pt file written by 'fpo-loco train'.")
+    try:
+        loaded = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for truncated/garbled files
+        raise CheckpointError(f"Checkpoint '{path}' cannot be read ({type(e).__name__}); it is corrupt or truncated. "
+                              "Use an earlier model_*.pt of the same run.") from None
+    if not isinstance(loaded, dict) or "actor_state_dict" not in loaded or "infos" not in loaded:
+        raise CheckpointError(f"'{path}' is not an fpo-locomotion checkpoint (no actor weights or run info).")
+    return loaded
+
+
+def check_checkpoint_fits(saved: dict, expected: dict, path: str) -> None:
+    """Raise if the checkpoint was trained on another task, algorithm, or observation/action layout."""
+    for key in ("task", "algo", "obs_dims", "num_actions"):
+        if saved.get(key) != expected.get(key):
+            raise CheckpointError(
+                f"Checkpoint '{path}' does not fit: its {key} is {saved.get(key)!r}, this run's is "
+                f"{expected.get(key)!r}. Use a checkpoint trained with the same task/algo/config."
+            )
 
 
 def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
@@ -20,7 +91,8 @@ def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
 
     FPO: the ``FlowActor`` (EMA weights where present and ``use_ema``); PPO: rsl_rl's Gaussian ``MLPModel``.
     Built from the checkpoint's own train config, as the training runner built it; its deterministic
-    ``forward(obs TensorDict [B, O_group...])`` gives actions [B, A] (zero-sampling / the Gaussian mean).
+    ``forward(obs)`` (a TensorDict of observation groups [B, O_g]) gives actions [B, A] (zero-sampling / the
+    Gaussian mean).
     """
     infos = loaded["infos"]
     algo = infos.get("algo")

@@ -40,12 +40,11 @@ from tensordict import TensorDict
 from torch import nn
 
 import fpo_locomotion
-from fpo_locomotion.checkpoints import build_policy
+from fpo_locomotion.checkpoints import build_policy, load_checkpoint, resolve_checkpoint
 from fpo_locomotion.config import apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.models.flow_policy import DenoiserModule, FlowPolicyModule, UnrolledFlowPolicy
 from fpo_locomotion.pretrained import output_dir
-from fpo_locomotion.runner import load_checkpoint
 
 OPSET = 18
 TOLERANCE = 1e-4
@@ -289,8 +288,6 @@ def run_export(checkpoint: str, out_dir: str | None = None, task: str | None = N
     ``out_dir`` defaults to ``<run directory>/exported`` (``<log_root>/pretrained/<name>/exported`` for
     "pretrained:<name>").
     """
-    from fpo_locomotion.train import resolve_checkpoint
-
     if checkpoint == "latest" and not task:
         raise ConfigError("'latest' needs --task: the newest run of which task?")
     path = resolve_checkpoint(checkpoint, task or "", log_root)

@@ -33,12 +33,11 @@ import time
 import numpy as np
 import torch
 
-from fpo_locomotion.checkpoints import build_policy
+from fpo_locomotion.checkpoints import build_policy, check_checkpoint_fits, load_checkpoint, resolve_checkpoint
 from fpo_locomotion.config import apply_overrides, parse_set_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.rendering import FrameRecorder
-from fpo_locomotion.runner import check_checkpoint_fits, load_checkpoint
 from fpo_locomotion.sim2sim import parse_commands, print_segments, segment_summary, write_video
 
 PLAY_SUFFIX = "-Play"
@@ -178,8 +177,6 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     pairs): see :func:`play_env_config`. ``checkpoint``: a file, a run directory, "latest" or
     "pretrained:<name>".
     """
-    from fpo_locomotion.train import resolve_checkpoint
-
     torch.set_num_threads(1)  # batch-1 policy: more threads only compete with the physics threads
     if viewer and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("--viewer needs a display; without one, play writes a video (MUJOCO_GL=egl).")

@@ -5,11 +5,9 @@ iteration. Algorithm, rollouts and update are rsl_rl's (or FPO's) own.
 
 from __future__ import annotations
 
-import glob
 import io
 import os
 import random
-import re
 import statistics
 import warnings
 from contextlib import redirect_stdout
@@ -20,6 +18,7 @@ from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils.logger import Logger
 from tqdm import tqdm
 
+from fpo_locomotion.checkpoints import check_checkpoint_fits, load_checkpoint, newest_checkpoint
 from fpo_locomotion.errors import CheckpointError
 
 
@@ -119,47 +118,3 @@ class FpoRunner(OnPolicyRunner):
             self.logger.tot_timesteps = loaded["log_totals"]["timesteps"]
             self.logger.tot_time = loaded["log_totals"]["time"]
         return loaded["infos"]
-
-
-def checkpoint_iteration(path: str) -> int | None:
-    """N of a ``model_<N>.pt`` file name, None for any other name (``model_final.pt``, ``model_3.pt.tmp``)."""
-    match = re.fullmatch(r"model_(\d+)\.pt", os.path.basename(path))
-    return int(match.group(1)) if match else None
-
-
-def newest_checkpoint(run_dir: str) -> str | None:
-    """The ``model_<N>.pt`` with the highest N in ``run_dir`` (other ``model_*.pt`` names ignored), or None."""
-    checkpoints = [p for p in glob.glob(os.path.join(run_dir, "model_*.pt")) if checkpoint_iteration(p) is not None]
-    return max(checkpoints, key=checkpoint_iteration) if checkpoints else None
-
-
-def latest_checkpoint(run_dir: str) -> str:
-    """:func:`newest_checkpoint`, or CheckpointError when the run has none."""
-    newest = newest_checkpoint(run_dir)
-    if newest is None:
-        raise CheckpointError(f"No model_<iteration>.pt checkpoint in '{run_dir}'. Train first, or pass a checkpoint file.")
-    return newest
-
-
-def load_checkpoint(path: str, map_location: str = "cpu") -> dict:
-    """``torch.load(weights_only=True)`` with a clear error for a missing, corrupt or foreign file."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"Checkpoint '{path}' does not exist. Pass a model_*.pt file written by 'fpo-loco train'.")
-    try:
-        loaded = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises many types for truncated/garbled files
-        raise CheckpointError(f"Checkpoint '{path}' cannot be read ({type(e).__name__}); it is corrupt or truncated. "
-                              "Use an earlier model_*.pt of the same run.") from None
-    if not isinstance(loaded, dict) or "actor_state_dict" not in loaded or "infos" not in loaded:
-        raise CheckpointError(f"'{path}' is not an fpo-locomotion checkpoint (no actor weights or run info).")
-    return loaded
-
-
-def check_checkpoint_fits(saved: dict, expected: dict, path: str) -> None:
-    """Raise if the checkpoint was trained on another task, algorithm, or observation/action layout."""
-    for key in ("task", "algo", "obs_dims", "num_actions"):
-        if saved.get(key) != expected.get(key):
-            raise CheckpointError(
-                f"Checkpoint '{path}' does not fit: its {key} is {saved.get(key)!r}, this run's is "
-                f"{expected.get(key)!r}. Use a checkpoint trained with the same task/algo/config."
-            )

@@ -7,7 +7,6 @@ train configs), tensorboard events and ``model_<iteration>.pt`` checkpoints.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import importlib.util
 import os
 import random
@@ -21,11 +20,11 @@ import torch
 import yaml
 
 import fpo_locomotion
+from fpo_locomotion.checkpoints import newest_checkpoint, resolve_checkpoint
 from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
-from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
+from fpo_locomotion.errors import ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
-from fpo_locomotion.pretrained import pretrained_file
-from fpo_locomotion.runner import FpoRunner, checkpoint_iteration, latest_checkpoint, newest_checkpoint
+from fpo_locomotion.runner import FpoRunner
 from fpo_locomotion.tasks import TaskSpec, get_task
 
 
@@ -99,26 +98,6 @@ def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo:
                 device: str) -> FpoRunner:
     return FpoRunner(env, train_cfg.to_rsl_rl(algo), run_info(spec, algo, env, env_cfg, train_cfg),
                      log_dir=log_dir, device=device)
-
-
-def resolve_checkpoint(checkpoint: str, task: str, log_root: str = "logs") -> str:
-    """A checkpoint file from a file path, a run directory, "latest" (newest run of ``task`` with a checkpoint)
-    or "pretrained:<name>" (a policy shipped with the package)."""
-    shipped = pretrained_file(checkpoint, "model.pt")
-    if shipped:
-        return shipped
-    if checkpoint == "latest":
-        found = glob.glob(os.path.join(log_root, task, "*", "model_*.pt"))
-        runs = sorted((p for p in found if checkpoint_iteration(p) is not None), key=os.path.getmtime)
-        if not runs:
-            raise CheckpointError(f"No checkpoint under '{os.path.join(log_root, task)}'. Train the task first.")
-        return latest_checkpoint(os.path.dirname(runs[-1]))
-    if os.path.isdir(checkpoint):
-        return latest_checkpoint(checkpoint)
-    if not os.path.isfile(checkpoint):
-        raise CheckpointError(f"Checkpoint '{checkpoint}' does not exist (give a model_*.pt file, a run directory, "
-                              "'latest' or 'pretrained:fpo').")
-    return checkpoint
 
 
 def train(args: TrainArgs) -> str:

@@ -17,12 +17,11 @@ import torch
 from helpers import randomize_flow_policy, save_untrained
 
 from fpo_locomotion import export as export_module
-from fpo_locomotion.checkpoints import build_policy
+from fpo_locomotion.checkpoints import build_policy, load_checkpoint
 from fpo_locomotion.envs.robots import G1_12DOF
 from fpo_locomotion.errors import CheckpointError, UserError
 from fpo_locomotion.export import export_policy
 from fpo_locomotion.models.flow_policy import FlowPolicyModule
-from fpo_locomotion.runner import load_checkpoint
 from fpo_locomotion.train import TrainArgs, resolve_configs, train
 
 

@@ -11,11 +11,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from fpo_locomotion.checkpoints import resolve_checkpoint
 from fpo_locomotion.errors import CheckpointError
 from fpo_locomotion.export import export_policy
 from fpo_locomotion.play import play
 from fpo_locomotion.pretrained import pretrained_file, pretrained_names
-from fpo_locomotion.train import resolve_checkpoint
 
 COMMAND = (0.5, 0.0, 0.0)
 

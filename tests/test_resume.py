@@ -9,8 +9,8 @@ import time
 
 import torch
 
-from fpo_locomotion.runner import load_checkpoint
-from fpo_locomotion.train import TrainArgs, latest_checkpoint, train
+from fpo_locomotion.checkpoints import latest_checkpoint, load_checkpoint
+from fpo_locomotion.train import TrainArgs, train
 
 OVERRIDES = ("train.runner.num_steps_per_env=8", "train.runner.save_interval=1", "train.fpo.ema_decay=0.9")
 

@@ -6,8 +6,8 @@ import os
 import pytest
 import torch
 
+from fpo_locomotion.checkpoints import load_checkpoint
 from fpo_locomotion.errors import CheckpointError
-from fpo_locomotion.runner import load_checkpoint
 from fpo_locomotion.train import TrainArgs, make_env, make_runner, resolve_configs, train
 
 
