@@ -34,6 +34,14 @@ def _cmd_train(a: argparse.Namespace) -> None:
                     overrides=tuple(overrides), log_root=a.log_root))
 
 
+def _cmd_config(a: argparse.Namespace) -> None:
+    from fpo_locomotion.config_doc import format_rows, task_rows
+    from fpo_locomotion.train import resolve_configs
+
+    _, env_cfg, train_cfg = resolve_configs(a.task, a.config, tuple(a.set))
+    print(format_rows(task_rows(env_cfg, train_cfg, algo=a.algo, key_filter=a.prefix or "")))
+
+
 def _cmd_viz_bandit(a: argparse.Namespace) -> None:
     from fpo_locomotion.viz_bandit import viz_bandit
 
@@ -116,9 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cpu", help="torch device of the learner (cpu, cuda, cuda:0)")
     t.add_argument("--config", default=None, metavar="YAML", help="YAML file with env: and train: override sections")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config value, e.g. --set train.fpo.clip_param=0.1 (repeatable)")
+                   help="override one config value, e.g. --set train.fpo.clip_param=0.1 (repeatable); "
+                   "fpo-loco config --task T lists every key with its type, default and meaning")
     t.add_argument("--log-root", default="logs")
     t.set_defaults(func=_cmd_train)
+
+    c = sub.add_parser("config", help="list every env.* and train.* key of a task (what --set takes) with its type, "
+                       "value and docstring")
+    c.add_argument("prefix", nargs="?", default=None, metavar="KEY_PREFIX",
+                   help="only keys equal to or under this one, e.g. env.domain_rand")
+    c.add_argument("--task", required=True)
+    c.add_argument("--algo", default=None, choices=["fpo", "ppo"],
+                   help="leave out the other algorithm's train sections (default: list both)")
+    c.add_argument("--config", default=None, metavar="YAML", help="show the values with this YAML file applied")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="show the values with this applied")
+    c.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("play", help="run a checkpoint on the task's Play variant: video, velocity plot, JSON summary")
     p.add_argument("--task", required=True)
