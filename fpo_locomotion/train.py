@@ -11,7 +11,10 @@ import importlib.util
 import os
 import random
 import shutil
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +103,24 @@ def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo:
                      log_dir=log_dir, device=device)
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (``kill``, a cluster scheduler's stop) ends training as Ctrl-C does: the last checkpoint is named.
+    Only the main thread can set a signal handler; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train(args: TrainArgs) -> str:
     """Train (or resume) and return the run directory.
 
@@ -176,7 +197,8 @@ def train(args: TrainArgs) -> str:
         if hasattr(task, "common_step"):  # a curriculum on env steps continues where the run stopped
             task.common_step = runner.current_learning_iteration * train_cfg.runner.num_steps_per_env
     try:
-        runner.learn(remaining, init_at_random_ep_len=True)
+        with sigterm_as_interrupt():
+            runner.learn(remaining, init_at_random_ep_len=True)
     except KeyboardInterrupt:
         raise UserError(f"Interrupted. Last checkpoint: {newest_checkpoint(log_dir) or 'none yet'}; "
                         f"continue with --resume {log_dir}.") from None

@@ -3,6 +3,7 @@ and nothing left behind (no run folder, no temp file)."""
 
 import os
 import shutil
+import signal
 
 import onnx
 import pytest
@@ -123,9 +124,12 @@ def test_full_disk_during_save_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     assert sorted(p.name for p in run_dir.glob("model_*")) == ["model_0.pt"]
 
 
-def test_ctrl_c_names_the_last_checkpoint(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("stop", ["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_names_the_last_checkpoint(stop, tmp_path, monkeypatch, capsys):
     def learn_then_interrupt(self, *args, **kwargs):
         self.save(os.path.join(self.logger.log_dir, "model_0.pt"))
+        if stop == "sigterm":  # a real signal to this process: kill, or a cluster scheduler's stop
+            os.kill(os.getpid(), signal.SIGTERM)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner_module.FpoRunner, "learn", learn_then_interrupt)
