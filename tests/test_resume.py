@@ -49,3 +49,12 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     assert after["actor_state_dict"][count] == before["actor_state_dict"][count] + 16 * 8
     assert not torch.equal(after["ema_actor_state_dict"]["net.obs_layer.weight"],
                            before["ema_actor_state_dict"]["net.obs_layer.weight"])
+
+
+def test_resume_takes_the_learning_rate_given_now(tmp_path):
+    """``--set train.fpo.learning_rate=...`` on ``--resume`` wins over the rate stored in the optimizer state."""
+    common = dict(task="bandit-multimodal", num_envs=4, log_root=str(tmp_path))
+    run_dir = train(TrainArgs(max_iterations=1, **common))
+    train(TrainArgs(max_iterations=2, resume=run_dir, overrides=("train.fpo.learning_rate=1e-4",), **common))
+    lrs = {g["lr"] for g in load_checkpoint(f"{run_dir}/model_1.pt")["optimizer_state_dict"]["param_groups"]}
+    assert lrs == {1e-4}
