@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from fpo_locomotion.errors import ConfigError
-from fpo_locomotion.models.flow_actor import FlowActor, euler_path
+from fpo_locomotion.models.flow_actor import FlowActor
+from fpo_locomotion.models.velocity_net import euler_path
 from fpo_locomotion.train import make_env, make_runner, resolve_configs, seed_everything
 
 TASK = "bandit-1d"

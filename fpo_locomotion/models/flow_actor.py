@@ -17,7 +17,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from fpo_locomotion.models.flow_policy import UnrolledFlowPolicy
-from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_sample
+from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_path, euler_sample
 
 
 class FlowActor(nn.Module):
@@ -145,29 +145,3 @@ class FlowActor(nn.Module):
     def as_onnx(self, verbose: bool = False) -> nn.Module:
         """ONNX-ready zero-sampling policy, ``fpo-loco export``'s unrolled ``policy.onnx``: obs [B, O] -> actions [B, A]."""
         return UnrolledFlowPolicy(self, self.flow_steps)
-
-
-def euler_path(net, obs: torch.Tensor, x0: torch.Tensor, steps: int) -> torch.Tensor:
-    """States [K+1, B, A] of ``euler_sample(net, obs, x0, steps)``: x0 [B, A], then each Euler step's result.
-
-    The same integrator as every action of the policy: ``net`` (a :class:`VelocityNet`, or any object with its
-    ``project_obs`` and ``velocity``) is wrapped to record each state x_t that ``euler_sample`` asks it about.
-    """
-    recorder = _PathRecorder(net)
-    actions = euler_sample(recorder, obs, x0, steps)
-    return torch.stack([*recorder.states, actions])
-
-
-class _PathRecorder:
-    """Stands in for a velocity net in ``euler_sample`` and keeps each state x_t [B, A] it is asked about."""
-
-    def __init__(self, net) -> None:
-        self.net = net
-        self.states: list[torch.Tensor] = []
-
-    def project_obs(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net.project_obs(obs)
-
-    def velocity(self, obs_proj: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        self.states.append(x_t)
-        return self.net.velocity(obs_proj, x_t, t)

@@ -60,15 +60,33 @@ class VelocityNet(nn.Module):
         return self.velocity(self.project_obs(obs), x_t, t)
 
 
-def euler_sample(net: VelocityNet, obs: torch.Tensor, x0: torch.Tensor, steps: int) -> torch.Tensor:
-    """Integrate dx/dt = v(x, t, obs) from ``x0`` [B, A] at t=0 to t=1 in ``steps`` Euler steps -> action [B, A]."""
+def euler_sample(net: VelocityNet, obs: torch.Tensor, x0: torch.Tensor, steps: int,
+                 path: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Integrate dx/dt = v(x, t, obs) from ``x0`` [B, A] at t=0 to t=1 in ``steps`` Euler steps -> action [B, A].
+
+    ``path``, when given, receives every state x_0 .. x_K [B, A] (pictures of the flow, :func:`euler_path`).
+    """
     obs_proj = net.project_obs(obs)
     x = x0
     dt = 1.0 / steps
     for k in range(steps):
+        if path is not None:
+            path.append(x)
         t = torch.full(x.shape[:-1], k * dt, device=x.device, dtype=x.dtype)
         x = x + dt * net.velocity(obs_proj, x, t)
+    if path is not None:
+        path.append(x)
     return x
+
+
+def euler_path(net: VelocityNet, obs: torch.Tensor, x0: torch.Tensor, steps: int) -> torch.Tensor:
+    """States [K+1, B, A] of :func:`euler_sample` from ``x0`` [B, A]: the same integrator, every step kept.
+
+    ``net`` is a :class:`VelocityNet` or any object with its ``project_obs`` and ``velocity``.
+    """
+    path: list[torch.Tensor] = []
+    euler_sample(net, obs, x0, steps, path)
+    return torch.stack(path)
 
 
 def cfm_loss(net: VelocityNet, obs: torch.Tensor, actions: torch.Tensor, eps: torch.Tensor,
