@@ -180,10 +180,6 @@ def train(args: TrainArgs) -> str:
         runner = make_runner(spec, env, env_cfg, train_cfg, args.algo, log_dir, device)
         if resume_path:
             runner.load(resume_path)
-            if runner.alg.schedule == "fixed":  # rsl_rl restores the saved rate: a fixed one is the config's now
-                runner.alg.learning_rate = getattr(train_cfg, args.algo).learning_rate
-                for group in runner.alg.optimizer.param_groups:
-                    group["lr"] = runner.alg.learning_rate
     except (UserError, ValueError, TypeError):
         if created:
             shutil.rmtree(log_dir, ignore_errors=True)

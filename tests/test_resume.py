@@ -52,7 +52,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
 
 
 def test_resume_takes_the_learning_rate_given_now(tmp_path):
-    """``--set train.fpo.learning_rate=...`` on ``--resume`` wins over the rate stored in the optimizer state."""
+    """``--set train.fpo.learning_rate=...`` on ``--resume`` wins over the rate stored in the optimizer state (FPO.load)."""
     common = dict(task="bandit-multimodal", num_envs=4, log_root=str(tmp_path))
     run_dir = train(TrainArgs(max_iterations=1, **common))
     train(TrainArgs(max_iterations=2, resume=run_dir, overrides=("train.fpo.learning_rate=1e-4",), **common))

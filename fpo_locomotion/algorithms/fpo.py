@@ -183,7 +183,13 @@ class FPO(PPO):
         return saved
 
     def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
+        """rsl_rl's load, which also restores the saved learning rate from the optimizer state (for PPO's adaptive
+        schedule); FPO's schedule is fixed, so the configured rate stays (a resumed run may be given a new one)."""
+        learning_rate = self.learning_rate
         load_iteration = super().load(loaded_dict, load_cfg, strict)
+        self.learning_rate = learning_rate
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
         self.num_updates = loaded_dict.get("fpo_num_updates", 0)
         if self.ema_actor is not None:
             self.ema_actor.load_state_dict(loaded_dict.get("ema_actor_state_dict", self._raw_actor.state_dict()))
