@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from rsl_rl.env import VecEnv
-from tensordict import TensorDict
 
 from fpo_locomotion.errors import ConfigError
+from fpo_locomotion.tasks.one_step_bandit import OneStepBanditEnv
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Bandit1DConfig:
     """A sample within ``mode_radius * width`` of a centre counts as in that mode (the bumps must not overlap)."""
 
 
-class Bandit1DEnv(VecEnv):
+class Bandit1DEnv(OneStepBanditEnv):
     """Batched one-step 1-D bandit; observations ``policy`` and ``critic`` are ones [N, 1]. M = number of bumps."""
 
     def __init__(self, cfg: Bandit1DConfig, num_envs: int, device: str = "cpu", seed: int = 0) -> None:
@@ -41,19 +40,11 @@ class Bandit1DEnv(VecEnv):
                               f"{len(cfg.centers)}, {len(cfg.widths)} and {len(cfg.heights)}.")
         if min(cfg.widths) <= 0:
             raise ConfigError(f"bandit-1d: widths must be positive, got {cfg.widths}.")
+        super().__init__(num_envs, num_actions=1, device=device)
         self.cfg = cfg
-        self.num_envs = num_envs
-        self.num_actions = 1
-        self.max_episode_length = 1
-        self.device = torch.device(device)
-        self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.centers = torch.tensor(cfg.centers, device=self.device)  # [M]
         self.widths = torch.tensor(cfg.widths, device=self.device)  # [M]
         self.heights = torch.tensor(cfg.heights, device=self.device)  # [M]
-
-    def get_observations(self) -> TensorDict:
-        ones = torch.ones(self.num_envs, 1, device=self.device)
-        return TensorDict({"policy": ones, "critic": ones.clone()}, batch_size=[self.num_envs], device=self.device)
 
     def reward(self, actions: torch.Tensor) -> torch.Tensor:
         """Reward [N] of actions [N, 1]: the highest bump at each action."""
@@ -71,10 +62,6 @@ class Bandit1DEnv(VecEnv):
         shares = [(index == k).float().mean().item() for k in range(len(self.centers))]
         return shares, (index < 0).float().mean().item()
 
-    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+    def metrics(self, actions: torch.Tensor) -> dict[str, float]:
         shares, off_mode = self.mode_shares(actions)
-        log = {f"Metrics/mode_{k}": share for k, share in enumerate(shares)}
-        log["Metrics/off_mode"] = off_mode
-        extras = {"time_outs": torch.zeros(self.num_envs, device=self.device), "log": log}
-        dones = torch.ones(self.num_envs, dtype=torch.long, device=self.device)
-        return self.get_observations(), self.reward(actions), dones, extras
+        return {**{f"Metrics/mode_{k}": share for k, share in enumerate(shares)}, "Metrics/off_mode": off_mode}

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from rsl_rl.env import VecEnv
-from tensordict import TensorDict
 
 from fpo_locomotion.config import TrainConfig
+from fpo_locomotion.tasks.one_step_bandit import OneStepBanditEnv
 
 
 @dataclass
@@ -29,21 +28,13 @@ class BanditConfig:
     """A sample within this distance of a mode counts as "in the mode" for the mode statistics."""
 
 
-class BanditMultimodalEnv(VecEnv):
+class BanditMultimodalEnv(OneStepBanditEnv):
     """Batched one-step bandit; observations ``policy`` and ``critic`` are ones [N, 1]."""
 
     def __init__(self, cfg: BanditConfig, num_envs: int, device: str = "cpu", seed: int = 0) -> None:
+        super().__init__(num_envs, num_actions=2, device=device)
         self.cfg = cfg
-        self.num_envs = num_envs
-        self.num_actions = 2
-        self.max_episode_length = 1
-        self.device = torch.device(device)
-        self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self.modes = torch.tensor([cfg.mode_offset, [-x for x in cfg.mode_offset]], device=self.device)  # [2, 2]
-
-    def get_observations(self) -> TensorDict:
-        ones = torch.ones(self.num_envs, 1, device=self.device)
-        return TensorDict({"policy": ones, "critic": ones.clone()}, batch_size=[self.num_envs], device=self.device)
 
     def reward(self, actions: torch.Tensor) -> torch.Tensor:
         """Reward [N] of actions [N, 2]."""
@@ -56,15 +47,9 @@ class BanditMultimodalEnv(VecEnv):
         plus, minus = near[:, 0].float().mean().item(), near[:, 1].float().mean().item()
         return plus, minus, near.any(dim=-1).float().mean().item()
 
-    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
-        rewards = self.reward(actions)
-        dones = torch.ones(self.num_envs, dtype=torch.long, device=self.device)
+    def metrics(self, actions: torch.Tensor) -> dict[str, float]:
         plus, minus, high = self.mode_fractions(actions)
-        extras = {
-            "time_outs": torch.zeros(self.num_envs, device=self.device),
-            "log": {"Metrics/mode_plus": plus, "Metrics/mode_minus": minus, "Metrics/high_reward": high},
-        }
-        return self.get_observations(), rewards, dones, extras
+        return {"Metrics/mode_plus": plus, "Metrics/mode_minus": minus, "Metrics/high_reward": high}
 
 
 def bandit_train_config() -> TrainConfig:
