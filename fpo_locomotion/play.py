@@ -124,7 +124,7 @@ def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[f
                               f"'{train_name}'. Pass --task {infos.get('task')} or a checkpoint of {train_name}.")
     env_cfg = play_env_config(infos, train_name, play_name, schedule, disturbed, overrides)
     env = make_env(get_task(play_name), env_cfg, num_envs, "cpu", seed)
-    check_checkpoint_fits(infos, {"task": infos["task"], "algo": infos.get("algo"), **env_layout(env)}, checkpoint)
+    check_checkpoint_fits(infos, {**infos, **env_layout(env)}, checkpoint)  # the Play env's obs/action layout
     policy, weights = build_policy(loaded)
     return env, policy, weights, loaded
 
