@@ -11,13 +11,14 @@ from __future__ import annotations
 import glob
 import os
 import re
+from typing import Any
 
 import torch
 from rsl_rl.utils import resolve_class
 from tensordict import TensorDict
 from torch import nn
 
-from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides
+from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainConfig, apply_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError
 from fpo_locomotion.pretrained import pretrained_file
 
@@ -100,7 +101,7 @@ def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
         raise CheckpointError(f"The checkpoint's algorithm is {algo!r}; fpo-locomotion knows {', '.join(ALGOS)}.")
     train_cfg = TrainConfig()
     try:
-        apply_overrides(train_cfg, infos["train_cfg"], prefix="train.")
+        apply_overrides(train_cfg, infos["train_cfg"], prefix="train.", replace_dicts=True)
     except ConfigError as e:
         raise CheckpointError(f"The checkpoint's train config no longer fits ({e}). "
                               "Use the fpo-locomotion version that trained it.") from None
@@ -114,3 +115,18 @@ def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
     except RuntimeError as e:
         raise CheckpointError(f"The checkpoint's actor weights do not fit its own {algo} actor config: {e}") from None
     return actor.eval(), weights
+
+
+def saved_env_cfg(infos: dict, spec) -> Any:
+    """The env config the checkpoint with ``infos`` was trained with: task ``spec``'s defaults with every saved
+    value (dict entries replaced, not merged), an older config format read through ``spec.upgrade_env_cfg``."""
+    saved = infos["env_cfg"]
+    if infos.get("config_format", 1) < CONFIG_FORMAT and spec.upgrade_env_cfg is not None:
+        saved = spec.upgrade_env_cfg(saved)
+    cfg = spec.env_cfg()
+    try:
+        apply_overrides(cfg, saved, prefix="env.", replace_dicts=True)
+    except ConfigError as e:
+        raise CheckpointError(f"The checkpoint's env config no longer fits task '{spec.name}' ({e}). "
+                              "Use the fpo-locomotion version that trained it.") from None
+    return cfg

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -18,6 +19,10 @@ import yaml
 from fpo_locomotion.errors import ConfigError
 
 ALGOS = ("fpo", "ppo")
+CONFIG_FORMAT = 2
+"""Format of the env and train configs a checkpoint records (``infos["config_format"]``, absent: 1). 2: rewards
+and terminations are ``{func, weight, params}`` entries (``fpo_locomotion.tasks.terms``); a task reads older
+checkpoints through its ``TaskSpec.upgrade_env_cfg``."""
 
 
 @dataclass
@@ -203,8 +208,12 @@ def _is_float(text: str) -> bool:
         return False
 
 
-def apply_overrides(cfg: Any, overrides: dict[str, Any], prefix: str = "") -> None:
-    """Set nested dataclass fields of ``cfg`` in place from a nested dict; unknown keys and wrong types raise."""
+def apply_overrides(cfg: Any, overrides: dict[str, Any], prefix: str = "", replace_dicts: bool = False) -> None:
+    """Set nested dataclass fields of ``cfg`` in place from a nested dict; unknown keys and wrong types raise.
+
+    A dict field (e.g. ``env.rewards``: name -> term entry) is merged key by key: a new name adds an entry, a
+    name set to None removes it; ``replace_dicts`` replaces it instead (a saved config restored as it was).
+    """
     hints = typing.get_type_hints(type(cfg))
     for key, value in overrides.items():
         path = f"{prefix}{key}"
@@ -215,9 +224,45 @@ def apply_overrides(cfg: Any, overrides: dict[str, Any], prefix: str = "") -> No
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"Config key '{path}' is a section; give a mapping, not {value!r}.")
-            apply_overrides(current, value, prefix=f"{path}.")
+            apply_overrides(current, value, prefix=f"{path}.", replace_dicts=replace_dicts)
+        elif isinstance(current, dict) and isinstance(value, dict):
+            setattr(cfg, key, _merged(current, value, hints[key], path, replace_dicts))
         else:
             setattr(cfg, key, _check_type(value, hints[key], path))
+
+
+def _merged(current: dict, value: dict, annotation: Any, path: str, replace: bool) -> dict:
+    """``current`` updated from ``value`` (or ``value`` alone if ``replace``), each item checked against the
+    dict's value type; items of a dataclass type are built from their mapping (its required fields first)."""
+    item_type = (typing.get_args(annotation) or (str, Any))[1]
+    merged = {} if replace else dict(current)
+    for name, item in value.items():
+        key = f"{path}.{name}"
+        if item is None and not replace:
+            if name not in merged:
+                raise ConfigError(f"Config key '{key}': there is no entry '{name}' to remove. "
+                                  f"Entries: {', '.join(merged) or 'none'}.")
+            del merged[name]
+        elif dataclasses.is_dataclass(item_type):
+            if not isinstance(item, dict):
+                raise ConfigError(f"Config key '{key}' is an entry; give a mapping, not {item!r}.")
+            entry = copy.deepcopy(merged[name]) if name in merged else _new_entry(item_type, item, key)
+            apply_overrides(entry, item, prefix=f"{key}.", replace_dicts=replace)
+            merged[name] = entry
+        else:
+            merged[name] = _check_type(item, item_type, key)
+    return merged
+
+
+def _new_entry(cls: type, item: dict, key: str) -> Any:
+    """A ``cls`` entry built from the mapping ``item``, which must give every field of ``cls`` without a default."""
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in item]
+    if missing:
+        raise ConfigError(f"Config key '{key}' is a new entry: give its {', '.join(missing)} too, "
+                          f"e.g. {key}.{missing[0]}=my_module:my_function.")
+    return cls(**{name: item[name] for name in required})
 
 
 def parse_set_overrides(pairs: list[str]) -> dict[str, Any]:

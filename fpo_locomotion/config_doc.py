@@ -26,7 +26,7 @@ ALGO_SECTIONS = {"fpo": ("ppo", "gaussian_actor"), "ppo": ("fpo", "flow_actor")}
 
 class Row(NamedTuple):
     key: str
-    """Dotted key, e.g. ``env.rewards.scales.feet_air_time``."""
+    """Dotted key, e.g. ``env.rewards.feet_air_time.weight``."""
     type_str: str
     default: Any
     doc: str
@@ -66,7 +66,8 @@ def type_str(annotation: Any) -> str:
 
 
 def config_rows(cfg: Any, prefix: str = "") -> list[Row]:
-    """One row per leaf field of dataclass ``cfg`` (nested sections flattened), keys starting with ``prefix``."""
+    """One row per leaf field of dataclass ``cfg``, keys starting with ``prefix``: nested sections and dicts of
+    entries (``env.rewards.<term>.*``) flattened, each entry's ``params`` one row per parameter."""
     hints = typing.get_type_hints(type(cfg))
     docs = field_docs(type(cfg))
     rows = []
@@ -74,6 +75,10 @@ def config_rows(cfg: Any, prefix: str = "") -> list[Row]:
         value, key = getattr(cfg, f.name), f"{prefix}{f.name}"
         if dataclasses.is_dataclass(value):
             rows += config_rows(value, f"{key}.")
+        elif isinstance(value, dict) and value and all(dataclasses.is_dataclass(v) for v in value.values()):
+            rows += [row for name, entry in value.items() for row in config_rows(entry, f"{key}.{name}.")]
+        elif isinstance(value, dict) and f.name == "params":
+            rows += [Row(f"{key}.{name}", type(v).__name__, v, "") for name, v in value.items()]
         else:
             rows.append(Row(key, type_str(hints[f.name]), value, docs.get(f.name, "")))
     return rows

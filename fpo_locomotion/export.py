@@ -40,8 +40,7 @@ from tensordict import TensorDict
 from torch import nn
 
 import fpo_locomotion
-from fpo_locomotion.checkpoints import build_policy, load_checkpoint, resolve_checkpoint
-from fpo_locomotion.config import apply_overrides
+from fpo_locomotion.checkpoints import build_policy, load_checkpoint, resolve_checkpoint, saved_env_cfg
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.models.flow_policy import DenoiserModule, FlowPolicyModule, UnrolledFlowPolicy
 from fpo_locomotion.pretrained import output_dir
@@ -60,13 +59,7 @@ def make_task_env(infos: dict, num_envs: int = 1, seed: int = 0):
     from fpo_locomotion.tasks import get_task
 
     spec = get_task(infos["task"])
-    env_cfg = spec.env_cfg()
-    try:
-        apply_overrides(env_cfg, infos["env_cfg"], prefix="env.")
-    except ConfigError as e:
-        raise CheckpointError(f"The checkpoint's env config no longer fits task '{spec.name}' ({e}). "
-                              "Use the fpo-locomotion version that trained it.") from None
-    env = spec.make_env(env_cfg, num_envs=num_envs, device="cpu", seed=seed)
+    env = spec.make_env(saved_env_cfg(infos, spec), num_envs=num_envs, device="cpu", seed=seed)
     obs_dims = {k: int(v.shape[-1]) for k, v in env.get_observations().items()}
     if obs_dims != infos["obs_dims"]:
         raise CheckpointError(f"Task '{spec.name}' now has observation dims {obs_dims}; the checkpoint was trained "

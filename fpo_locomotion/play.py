@@ -33,7 +33,7 @@ import time
 import numpy as np
 import torch
 
-from fpo_locomotion.checkpoints import build_policy, check_checkpoint_fits, load_checkpoint, resolve_checkpoint
+from fpo_locomotion.checkpoints import build_policy, check_checkpoint_fits, load_checkpoint, resolve_checkpoint, saved_env_cfg
 from fpo_locomotion.config import apply_overrides, parse_set_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.pretrained import output_dir
@@ -78,11 +78,7 @@ def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list
     from fpo_locomotion.tasks import get_task
 
     train_default, play_default = get_task(train_name).env_cfg(), get_task(play_name).env_cfg()
-    cfg = get_task(train_name).env_cfg()
-    try:
-        apply_overrides(cfg, infos["env_cfg"], prefix="env.")
-    except ConfigError as e:
-        raise CheckpointError(f"The checkpoint's env config no longer fits task '{train_name}' ({e}).") from None
+    cfg = saved_env_cfg(infos, get_task(train_name))
     apply_overrides(cfg, _changed_fields(play_default, train_default), prefix="env.")
     if disturbed:
         if not hasattr(cfg, "domain_rand"):

@@ -24,7 +24,7 @@ import yaml
 
 import fpo_locomotion
 from fpo_locomotion.checkpoints import newest_checkpoint, resolve_checkpoint
-from fpo_locomotion.config import ALGOS, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
+from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
 from fpo_locomotion.errors import ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
 from fpo_locomotion.runner import FpoRunner
@@ -93,6 +93,7 @@ def run_info(spec: TaskSpec, algo: str, env, env_cfg: Any, train_cfg: TrainConfi
         **env_layout(env),
         "env_cfg": dataclasses.asdict(env_cfg),
         "train_cfg": dataclasses.asdict(train_cfg),
+        "config_format": CONFIG_FORMAT,
         "version": fpo_locomotion.__version__,
     }
 

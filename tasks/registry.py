@@ -31,6 +31,8 @@ class TaskSpec:
     """Returns a fresh train config."""
     default_num_envs: int = 64
     description: str = ""
+    upgrade_env_cfg: Callable[[dict], dict] | None = None
+    """Maps the env config (a dict) of a checkpoint of an older ``config.CONFIG_FORMAT`` to today's format."""
 
 
 _TASKS: dict[str, TaskSpec] = {}

@@ -14,7 +14,7 @@ def _get(env_cfg, train_cfg, key):
     section, *path = key.split(".")
     node = env_cfg if section == "env" else train_cfg
     for name in path:
-        node = getattr(node, name)
+        node = node[name] if isinstance(node, dict) else getattr(node, name)
     return node
 
 
@@ -36,9 +36,11 @@ def test_rows_cover_every_leaf_of_the_configs():
     keys = {r.key for r in task_rows(env_cfg, train_cfg)}
 
     def leaves(cfg, prefix):
-        for f in dataclasses.fields(cfg):
-            value = getattr(cfg, f.name)
-            yield from leaves(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else [f"{prefix}{f.name}"]
+        items = cfg.items() if isinstance(cfg, dict) else ((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
+        for name, value in items:
+            branch = dataclasses.is_dataclass(value) or (isinstance(value, dict) and name in ("rewards", "terminations",
+                                                                                              "params"))
+            yield from leaves(value, f"{prefix}{name}.") if branch else [f"{prefix}{name}"]
 
     assert keys == set(leaves(env_cfg, "env.")) | set(leaves(train_cfg, "train."))
 
@@ -46,9 +48,11 @@ def test_rows_cover_every_leaf_of_the_configs():
 def test_known_docstrings_types_and_task_defaults():
     spec = get_task("G1-Flat")
     rows = {r.key: r for r in task_rows(spec.env_cfg(), spec.train_cfg())}
-    termination = rows["env.rewards.scales.termination"]
+    termination = rows["env.rewards.termination.weight"]
     assert (termination.type_str, termination.default) == ("float", -25.0)
-    assert termination.doc.startswith("Per fall (x dt: -0.5), instead of an alive bonus")
+    assert termination.doc.startswith("Per second; a term with weight 0 is not computed")
+    assert (rows["env.rewards.track_lin_vel_xy.params.sigma"].type_str, rows["env.rewards.base_height.params.target"].default) \
+        == ("float", 0.78)
     assert rows["train.fpo.ratio"].doc == '"per_sample" (FPO++) or "mean" (vanilla FPO).'
     assert rows["env.domain_rand.friction_range"].type_str == "tuple[float, float]"
     assert rows["train.fpo.ema_decay"].type_str == "float | None"
@@ -70,14 +74,15 @@ def test_algo_and_prefix_select_keys():
     assert "train.fpo.ratio" in fpo_keys and not any(k.startswith(("train.ppo.", "train.gaussian_actor.")) for k in fpo_keys)
     rows = task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.domain_rand")
     assert rows and all(r.key.startswith("env.domain_rand.") for r in rows)
-    assert [r.key for r in task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.rewards.scales.contact")] == \
-        ["env.rewards.scales.contact"]  # a whole key, not a string prefix (contact_no_vel is not listed)
+    assert [r.key for r in task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.rewards.contact")] == \
+        ["env.rewards.contact.func", "env.rewards.contact.params.stance_fraction", "env.rewards.contact.weight"]
+    # a whole key, not a string prefix (contact_no_vel is not listed)
 
 
 def test_format_is_key_type_value_doc():
     spec = get_task("G1-Flat")
-    line = format_rows(task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.rewards.scales.feet_air_time"))
-    assert line.split() == ["env.rewards.scales.feet_air_time", "float", "=", "2.0"]
+    line = format_rows(task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.rewards.feet_air_time.weight"))
+    assert line.split()[:5] == ["env.rewards.feet_air_time.weight", "float", "=", "2.0", "Per"]
     fpo = spec.train_cfg().fpo
     assert len(format_rows(config_rows(fpo, "train.fpo.")).splitlines()) == len(dataclasses.fields(fpo))  # one line a key
 

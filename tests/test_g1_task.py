@@ -12,9 +12,10 @@ import torch
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks import get_task
 from fpo_locomotion.tasks.g1_flat.commands import VelocityCommand
-from fpo_locomotion.tasks.g1_flat.config import CommandsConfig, G1FlatConfig, RewardScales, g1_flat_play_config
+from fpo_locomotion.tasks.g1_flat.config import CommandsConfig, G1FlatConfig, g1_flat_play_config
 from fpo_locomotion.tasks.g1_flat.env import make_g1_flat_env
 from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS, track_ang_vel_z, track_lin_vel_xy
+from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
 from fpo_locomotion.train import TrainArgs, train
 
 N, J = 4, 12
@@ -109,11 +110,11 @@ def test_tracking_rewards_peak_at_the_command():
     exact = dataclasses.replace(s, command=command, lin_vel_b=torch.cat([command[:, :2], torch.ones(N, 1)], dim=1),
                                 ang_vel_b=torch.cat([torch.ones(N, 2), command[:, 2:]], dim=1))
     for fn in (track_lin_vel_xy, track_ang_vel_z):
-        best = fn(exact, task.reward_params)
+        best = fn(exact, task.context)
         assert best == pytest.approx([1.0] * N)
         for delta in (-0.3, -0.05, 0.05, 0.3):
             off = dataclasses.replace(exact, lin_vel_b=exact.lin_vel_b + delta, ang_vel_b=exact.ang_vel_b + delta)
-            assert (fn(off, task.reward_params) < best).all()
+            assert (fn(off, task.context) < best).all()
 
 
 def test_commands_random_and_scheduled():
@@ -142,8 +143,10 @@ def test_commands_random_and_scheduled():
     assert scheduled.command.tolist() == [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]]
 
 
-def test_reward_table_matches_config_scales():
-    assert [f.name for f in dataclasses.fields(RewardScales)] == list(REWARD_TERMS)
+def test_default_terms_are_the_built_in_ones():
+    cfg = G1FlatConfig()
+    assert [entry.func for entry in cfg.rewards.values()] == list(REWARD_TERMS) == list(cfg.rewards)
+    assert [entry.func for entry in cfg.terminations.values()] == list(TERMINATION_TERMS) == list(cfg.terminations)
 
 
 def test_same_seed_same_rollout():
@@ -220,9 +223,10 @@ def test_feet_air_time_pays_single_stance_steps_under_a_moving_command_only():
     step = dataclasses.replace(
         s, foot_contact=torch.tensor([[True, False]]).repeat(N, 1)[:, :feet],
         foot_contact_time=torch.full((N, feet), 0.3), foot_air_time=torch.full((N, feet), 0.25),
-        command=torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.5, 0.0, 0.0]]))
+        command=torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.5, 0.0, 0.0]]),
+        standing=torch.tensor([False, True, False, False]))
     step.foot_contact[3] = True  # double stance
-    reward = REWARD_TERMS["feet_air_time"](step, task.reward_params)
+    reward = REWARD_TERMS["feet_air_time"](step, task.context)
     assert reward.tolist() == pytest.approx([0.25, 0.0, 0.25, 0.0])
 
 

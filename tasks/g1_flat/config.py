@@ -7,8 +7,11 @@ randomization or pushes. Every field can be overridden with ``--set env.<section
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
+
+from fpo_locomotion.tasks.terms import RewardTermConfig, TermConfig
 
 
 @dataclass
@@ -27,6 +30,8 @@ class CommandsConfig:
     """Fraction of envs commanded to stand still (all three commands 0)."""
     min_lin_vel: float = 0.2
     """A sampled |(vx, vy)| at or below this becomes 0 (legged_gym)."""
+    standing_command: float = 0.1
+    """An env whose |command| is below this is commanded to stand (gait rewards expect both feet down)."""
     resampling_time_s: float = 10.0
     schedule: list[list[float]] = field(default_factory=list)
     """If not empty: rows [duration_s, vx, vy, yaw_rate], played in a loop from each episode's start, the same
@@ -84,63 +89,44 @@ class ResetConfig:
     """Base yaw U[-pi, pi] (else 0)."""
 
 
-@dataclass
-class RewardScales:
-    """Weight of each reward term (``rewards.py``); a term with weight 0 is not computed. Each term is also
-    multiplied by the control dt (legged_gym), so the weights are per second."""
-
-    track_lin_vel_xy: float = 1.0
-    track_ang_vel_z: float = 0.5
-    lin_vel_z: float = -2.0
-    ang_vel_xy: float = -0.05
-    orientation: float = -1.0
-    base_height: float = -10.0
-    joint_acc: float = -2.5e-7
-    joint_vel: float = -1e-3
-    action_rate: float = -0.01
-    torques: float = -1e-5
-    joint_pos_limits: float = -5.0
-    termination: float = -25.0
-    """Per fall (x dt: -0.5), instead of an alive bonus: a fall costs something, but not so much that lifting a
-    foot is never worth the risk (at Isaac Lab's -200, i.e. -4 per fall, PPO and FPO kept both feet down)."""
-    hip_pos: float = -0.5
-    contact_no_vel: float = -0.2
-    feet_air_time: float = 2.0
-    contact: float = 0.5
-    """Stepping pays before it moves the robot: with feet_air_time 1.0 and contact 0.18 stepping in place
-    earned ~0.3/s more than standing, less than its penalties, and both PPO and FPO stood with both feet
-    down through 7M / 4.7M env steps (README "What made it walk")."""
+def _builtin(name: str, weight: float, **params) -> RewardTermConfig:
+    return RewardTermConfig(func=name, weight=weight, params=params)
 
 
-@dataclass
-class RewardsConfig:
-    scales: RewardScales = field(default_factory=RewardScales)
-    tracking_sigma: float = 0.25
-    """Velocity tracking rewards are exp(-error^2 / tracking_sigma)."""
-    base_height_target: float = 0.78
-    feet_air_time_threshold: float = 0.4
-    """s; the stepping reward grows with the time of single stance up to this (half the gait period)."""
-    soft_joint_pos_limit: float = 0.9
-    """Fraction of each joint's range, about its middle, that is free of the limit penalty."""
-    stance_fraction: float = 0.55
-    """A leg should be in stance for gait phase < stance_fraction."""
-    standing_command: float = 0.1
-    """An env whose |command| is below this should stand on both feet (the gait reward expects no steps)."""
-    contact_force: float = 1.0
-    """A foot with a contact force above this (N) is in contact."""
-    only_positive_rewards: bool = False
-    """Clip the total reward of a step at 0 (legged_gym; off: then a fall would cost nothing)."""
+def default_rewards() -> dict[str, RewardTermConfig]:
+    """The reward terms of ``G1-Flat`` (``rewards.py``), each weighted per second (the task multiplies by dt)."""
+    return {
+        "track_lin_vel_xy": _builtin("track_lin_vel_xy", 1.0, sigma=0.25),
+        "track_ang_vel_z": _builtin("track_ang_vel_z", 0.5, sigma=0.25),
+        "lin_vel_z": _builtin("lin_vel_z", -2.0),
+        "ang_vel_xy": _builtin("ang_vel_xy", -0.05),
+        "orientation": _builtin("orientation", -1.0),
+        "base_height": _builtin("base_height", -10.0, target=0.78),
+        "joint_acc": _builtin("joint_acc", -2.5e-7),
+        "joint_vel": _builtin("joint_vel", -1e-3),
+        "action_rate": _builtin("action_rate", -0.01),
+        "torques": _builtin("torques", -1e-5),
+        "joint_pos_limits": _builtin("joint_pos_limits", -5.0, soft=0.9),
+        # Per fall (x dt: -0.5), instead of an alive bonus: a fall costs something, but not so much that lifting a
+        # foot is never worth the risk (at Isaac Lab's -200, i.e. -4 per fall, PPO and FPO kept both feet down).
+        "termination": _builtin("termination", -25.0),
+        "hip_pos": _builtin("hip_pos", -0.5),
+        "contact_no_vel": _builtin("contact_no_vel", -0.2),
+        "feet_air_time": _builtin("feet_air_time", 2.0, threshold=0.4),
+        # Stepping pays before it moves the robot: with feet_air_time 1.0 and contact 0.18 stepping in place
+        # earned ~0.3/s more than standing, less than its penalties, and both PPO and FPO stood with both feet
+        # down through 7M / 4.7M env steps (README "What made it walk").
+        "contact": _builtin("contact", 0.5, stance_fraction=0.55),
+    }
 
 
-@dataclass
-class TerminationsConfig:
-    """A fall ends the episode (``terminations.py``); the episode times out after ``episode_length_s``."""
-
-    base_contact: bool = True
-    """End on contact of any body other than the feet with the floor."""
-    max_roll: float = 0.8
-    max_pitch: float = 1.0
-    min_base_height: float = 0.4
+def default_terminations() -> dict[str, TermConfig]:
+    """The falls that end an episode (``terminations.py``); the time-out (``episode_length_s``) is not one."""
+    return {
+        "base_contact": TermConfig(func="base_contact"),
+        "bad_orientation": TermConfig(func="bad_orientation", params={"max_roll": 0.8, "max_pitch": 1.0}),
+        "low_base_height": TermConfig(func="low_base_height", params={"min_height": 0.4}),
+    }
 
 
 @dataclass
@@ -160,8 +146,14 @@ class G1FlatConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     reset: ResetConfig = field(default_factory=ResetConfig)
-    rewards: RewardsConfig = field(default_factory=RewardsConfig)
-    terminations: TerminationsConfig = field(default_factory=TerminationsConfig)
+    foot_contact_force: float = 1.0
+    """A foot with a net contact force above this (N) is in contact (rewards)."""
+    rewards: dict[str, RewardTermConfig] = field(default_factory=default_rewards)
+    """Reward terms by name: ``{func, weight, params}`` (``fpo_locomotion.tasks.terms``)."""
+    only_positive_rewards: bool = False
+    """Clip the total reward of a step at 0 (legged_gym; off: then a fall would cost nothing)."""
+    terminations: dict[str, TermConfig] = field(default_factory=default_terminations)
+    """Fall terms by name: ``{func, params}``; any of them ends the episode."""
 
 
 PLAY_SCHEDULE = [
@@ -186,3 +178,27 @@ def g1_flat_play_config() -> G1FlatConfig:
     cfg.reset.root_vel = 0.0
     cfg.reset.random_yaw = False
     return cfg
+
+
+def upgrade_g1_flat_env_cfg(saved: dict) -> dict:
+    """A ``G1-Flat`` env config of config format 1 (``rewards.scales`` + shared reward constants, termination
+    flags and limits) as today's term entries (format 2): checkpoints trained before keep playing and exporting."""
+    saved = copy.deepcopy(saved)
+    old, falls = saved.pop("rewards"), saved.pop("terminations")
+    params = {"track_lin_vel_xy": {"sigma": old["tracking_sigma"]}, "track_ang_vel_z": {"sigma": old["tracking_sigma"]},
+              "base_height": {"target": old["base_height_target"]},
+              "joint_pos_limits": {"soft": old["soft_joint_pos_limit"]},
+              "feet_air_time": {"threshold": old["feet_air_time_threshold"]},
+              "contact": {"stance_fraction": old["stance_fraction"]}}
+    saved["rewards"] = {name: {"func": name, "weight": weight, "params": params.get(name, {})}
+                        for name, weight in old["scales"].items()}
+    saved["foot_contact_force"] = old["contact_force"]
+    saved["only_positive_rewards"] = old["only_positive_rewards"]
+    saved["commands"]["standing_command"] = old["standing_command"]
+    saved["terminations"] = {
+        **({"base_contact": {"func": "base_contact", "params": {}}} if falls["base_contact"] else {}),
+        "bad_orientation": {"func": "bad_orientation",
+                            "params": {"max_roll": falls["max_roll"], "max_pitch": falls["max_pitch"]}},
+        "low_base_height": {"func": "low_base_height", "params": {"min_height": falls["min_base_height"]}},
+    }
+    return saved

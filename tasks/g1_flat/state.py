@@ -17,7 +17,7 @@ from fpo_locomotion.envs.rotations import IDENTITY, ROTATION_FORM
 
 @dataclass
 class G1State:
-    """One control step of N envs, as seen by the reward and termination terms."""
+    """One control step of N envs, as seen by the observation, reward and termination terms."""
 
     root_pos: torch.Tensor            # [N, 3] world frame
     root_quat: torch.Tensor           # [N, 4]
@@ -39,7 +39,19 @@ class G1State:
     foot_contact_time: torch.Tensor   # [N, F] s since the foot touched down (0 while in the air)
     base_contact: torch.Tensor        # [N] bool, a body other than the feet touches the floor
     leg_phase: torch.Tensor           # [N, F] gait phase in [0, 1) of each leg
+    standing: torch.Tensor            # [N] bool, |command| < ``commands.standing_command``: commanded to stand
     control_dt: float
+    terminated: torch.Tensor | None = None
+    """[N] bool, any termination term fired on this step (set by the task before it computes the rewards)."""
+
+
+@dataclass
+class TermContext:
+    """Constants of the robot that reward and termination terms read (J joints, H hip joints)."""
+
+    default_joint_pos: torch.Tensor   # [J]
+    joint_limits: torch.Tensor        # [J, 2] (lower, upper) of the MJCF joint ranges
+    hip_joint_ids: torch.Tensor       # [H] int64, hip roll and yaw joints
 
 
 # Each quantity below is a few entries of the base's rotation matrix R, i.e. one matmul of the quaternion's 16

@@ -21,17 +21,16 @@ from fpo_locomotion.envs.vec_env import TaskStep
 from fpo_locomotion.tasks.g1_flat.commands import COMMAND_NAMES, VelocityCommand
 from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig
 from fpo_locomotion.tasks.g1_flat.observations import Observations, ObsParams
-from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS, RewardParams
-from fpo_locomotion.tasks.g1_flat.state import LEG_OFFSETS, G1State, leg_phase, projected_gravity
+from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS
+from fpo_locomotion.tasks.g1_flat.state import LEG_OFFSETS, G1State, TermContext, leg_phase, projected_gravity
 from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
+from fpo_locomotion.tasks.terms import bind_terms
 
 
-def soft_joint_limits(physics: BackendConfig, joint_names: list[str], soft: float) -> torch.Tensor:
-    """(lower, upper) [J, 2] of each joint's MJCF range shrunk about its middle to the fraction ``soft``."""
+def joint_limits(physics: BackendConfig, joint_names: list[str]) -> torch.Tensor:
+    """(lower, upper) [J, 2] of each joint's MJCF range."""
     model = mujoco.MjModel.from_xml_path(str(physics.model_path))
-    hard = torch.tensor(np.array([model.joint(name).range for name in joint_names]), dtype=torch.float32)
-    middle, half = hard.mean(dim=1), 0.5 * (hard[:, 1] - hard[:, 0]) * soft
-    return torch.stack([middle - half, middle + half], dim=1)
+    return torch.tensor(np.array([model.joint(name).range for name in joint_names]), dtype=torch.float32)
 
 
 class G1FlatTask:
@@ -64,16 +63,15 @@ class G1FlatTask:
         friction = torch.ones(n, device=device)
         added_mass = torch.zeros(n, device=device)
         hips = [i for i, joint in enumerate(spec.joint_names) if "hip_roll" in joint or "hip_yaw" in joint]
-        self.reward_params = RewardParams(
-            cfg.rewards, self.default_joint_pos,
-            soft_joint_limits(physics, spec.joint_names, cfg.rewards.soft_joint_pos_limit).to(device),
-            torch.tensor(hips, dtype=torch.long, device=device), cfg.terminations)
-        weights = {name: getattr(cfg.rewards.scales, name) for name in REWARD_TERMS}
-        self.reward_names = [name for name in REWARD_TERMS if weights[name] != 0.0]
-        self.reward_fns = [REWARD_TERMS[name] for name in self.reward_names]
-        self.reward_weights = torch.tensor([[weights[name] * self.control_dt] for name in self.reward_names],
+        self.context = TermContext(self.default_joint_pos, joint_limits(physics, spec.joint_names).to(device),
+                                   torch.tensor(hips, dtype=torch.long, device=device))
+        rewards = {name: entry for name, entry in cfg.rewards.items() if entry.weight != 0.0}
+        self.reward_fns = bind_terms(rewards, REWARD_TERMS, "env.rewards")
+        self.reward_names = list(self.reward_fns)
+        self.reward_weights = torch.tensor([[entry.weight * self.control_dt] for entry in rewards.values()],
                                            device=device)  # [T, 1]
-        self.termination_names = list(TERMINATION_TERMS)
+        self.termination_fns = bind_terms(cfg.terminations, TERMINATION_TERMS, "env.terminations")
+        self.termination_names = list(self.termination_fns)
         self.obs_params = ObsParams(self.default_joint_pos, friction, added_mass)
         self.obs = Observations(cfg.noise, self.state(torch.zeros(n, dtype=torch.long, device=device)),
                                 self.obs_params, self.generator)
@@ -122,11 +120,13 @@ class G1FlatTask:
             foot_vel=(b.foot_pos - self.last_foot_pos) / self.control_dt, foot_contact_force=b.foot_contact_force,
             foot_contact=self._foot_contact(), foot_air_time=self.foot_air_time,
             foot_contact_time=self.foot_contact_time, base_contact=b.base_contact,
-            leg_phase=leg_phase(episode_length, self.control_dt, self.cfg.gait_period), control_dt=self.control_dt)
+            leg_phase=leg_phase(episode_length, self.control_dt, self.cfg.gait_period),
+            standing=self.commands.command.square().sum(dim=1) < self.cfg.commands.standing_command**2,
+            control_dt=self.control_dt)
 
     def _foot_contact(self) -> torch.Tensor:
-        """[N, F] bool: net contact force of each foot above ``rewards.contact_force``."""
-        return self.backend.foot_contact_force.square().sum(dim=2) > self.cfg.rewards.contact_force**2
+        """[N, F] bool: net contact force of each foot above ``foot_contact_force``."""
+        return self.backend.foot_contact_force.square().sum(dim=2) > self.cfg.foot_contact_force**2
 
     def evaluate(self, actions: torch.Tensor, episode_length: torch.Tensor) -> TaskStep:
         """Rewards [N], weighted terms, fall flags and tracking errors of the step just simulated.
@@ -139,11 +139,12 @@ class G1FlatTask:
         s = self.state(episode_length)  # holds the foot timers by reference: updated in place below
         self.foot_air_time.copy_(torch.where(s.foot_contact, 0.0, self.foot_air_time + self.control_dt))
         self.foot_contact_time.copy_(torch.where(s.foot_contact, self.foot_contact_time + self.control_dt, 0.0))
-        terms = torch.stack([fn(s, self.reward_params) for fn in self.reward_fns]) * self.reward_weights  # [T, N]
+        falls = torch.stack([fn(s, self.context) for fn in self.termination_fns.values()])  # [R, N]
+        s.terminated = falls.any(dim=0)
+        terms = torch.stack([fn(s, self.context) for fn in self.reward_fns.values()]) * self.reward_weights  # [T, N]
         reward = terms.sum(dim=0)
-        if self.cfg.rewards.only_positive_rewards:
+        if self.cfg.only_positive_rewards:
             reward = reward.clamp(min=0.0)
-        falls = torch.stack([fn(s, self.cfg.terminations) for fn in TERMINATION_TERMS.values()])  # [R, N]
         metrics = {
             "lin_vel_error": torch.linalg.vector_norm(s.command[:, :2] - s.lin_vel_b[:, :2], dim=1).mean(),
             "ang_vel_error": (s.command[:, 2] - s.ang_vel_b[:, 2]).abs().mean(),
@@ -207,12 +208,14 @@ class G1FlatTask:
             "ranges": self.command_ranges(),
             "dead_band": f"training drew |(vx, vy)| <= {c.min_lin_vel} m/s as (vx, vy) = (0, 0)",
             "standing": f"(0, 0, 0) means stand; {c.rel_standing_envs:.0%} of training episodes stood; under "
-                        f"|command| < {self.cfg.rewards.standing_command} the gait clock's stepping is not rewarded",
+                        f"|command| < {c.standing_command} the gait clock's stepping is not rewarded",
             "resampled_every_s": float(c.resampling_time_s),
         }
 
     def gait_clock(self) -> dict:
         """The gait clock behind the ``gait_phase`` observation (export metadata)."""
+        stance = [e.params["stance_fraction"] for e in self.cfg.rewards.values()
+                  if e.func == "contact" and e.weight != 0.0 and "stance_fraction" in e.params]
         return {
             "period_s": float(self.cfg.gait_period),
             "leg_offsets": list(LEG_OFFSETS),
@@ -220,7 +223,7 @@ class G1FlatTask:
             "phase": "phi_leg = ((t / period_s) + offset) mod 1, t = control steps since the episode start x control_dt",
             "starts": "t = 0 on the first control step of an episode (the policy's first step on the robot) and "
                       "never restarts within one",
-            "stance": f"a leg is meant to be in stance for phi < {self.cfg.rewards.stance_fraction} (training reward)",
+            **({"stance": f"a leg is meant to be in stance for phi < {stance[0]} (training reward)"} if stance else {}),
         }
 
     def command_ranges(self) -> list[list[float]]:
