@@ -243,6 +243,8 @@ def _merged(current: dict, value: dict, annotation: Any, path: str, replace: boo
                 raise ConfigError(f"Config key '{key}': there is no entry '{name}' to remove. "
                                   f"Entries: {', '.join(merged) or 'none'}.")
             del merged[name]
+        elif dataclasses.is_dataclass(item_type) and isinstance(item, item_type):
+            merged[name] = copy.deepcopy(item)
         elif dataclasses.is_dataclass(item_type):
             if not isinstance(item, dict):
                 raise ConfigError(f"Config key '{key}' is an entry; give a mapping, not {item!r}.")

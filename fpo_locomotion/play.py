@@ -26,6 +26,7 @@ import os
 if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede the first `import mujoco`
 
+import copy
 import dataclasses
 import json
 import time
@@ -78,13 +79,15 @@ def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list
     from fpo_locomotion.tasks import get_task
 
     train_default, play_default = get_task(train_name).env_cfg(), get_task(play_name).env_cfg()
-    cfg = saved_env_cfg(infos, get_task(train_name))
+    trained = saved_env_cfg(infos, get_task(train_name))
+    cfg = copy.deepcopy(trained)
     apply_overrides(cfg, _changed_fields(play_default, train_default), prefix="env.")
     if disturbed:
         if not hasattr(cfg, "domain_rand"):
             raise UserError(f"Task '{train_name}' has no disturbances (env.domain_rand) to play with.")
-        apply_overrides(cfg, {k: infos["env_cfg"][k] for k in ("domain_rand", "noise") if k in infos["env_cfg"]},
-                        prefix="env.")
+        for section in ("domain_rand", "observations"):  # the observations carry the noise
+            if hasattr(trained, section):
+                setattr(cfg, section, copy.deepcopy(getattr(trained, section)))
         if hasattr(cfg.domain_rand, "curriculum_steps"):
             cfg.domain_rand.curriculum_steps = [0, 0]
     apply_overrides(cfg, overrides or {}, prefix="env.")

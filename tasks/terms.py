@@ -42,6 +42,16 @@ class RewardTermConfig(TermConfig):
     """Per second; a term with weight 0 is not computed."""
 
 
+@dataclass
+class ObsTermConfig(TermConfig):
+    """One observation term: ``scale * (func(state, context, **params) + U[-noise, noise] x level)`` [N, size]."""
+
+    scale: float | list[float] = 1.0
+    """One factor, or one per element of the term."""
+    noise: float = 0.0
+    """Uniform noise (in the term's physical units, before the scale) at full disturbance level; policy group only."""
+
+
 def resolve_term(func: str, builtins: dict[str, Callable], key: str) -> Callable:
     """The function ``func`` names: a key of ``builtins`` or ``"module:function"``; a one-line ConfigError otherwise."""
     if func in builtins:

@@ -38,8 +38,8 @@ def test_rows_cover_every_leaf_of_the_configs():
     def leaves(cfg, prefix):
         items = cfg.items() if isinstance(cfg, dict) else ((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
         for name, value in items:
-            branch = dataclasses.is_dataclass(value) or (isinstance(value, dict) and name in ("rewards", "terminations",
-                                                                                              "params"))
+            entries = ("rewards", "terminations", "policy", "critic", "params")  # dicts of entries, not dict values
+            branch = dataclasses.is_dataclass(value) or (isinstance(value, dict) and name in entries)
             yield from leaves(value, f"{prefix}{name}.") if branch else [f"{prefix}{name}"]
 
     assert keys == set(leaves(env_cfg, "env.")) | set(leaves(train_cfg, "train."))

@@ -28,6 +28,11 @@ USER_MODULE = '''
         return (gap >= min_distance).float()
 
 
+    def feet_gap(s, p):
+        """distance (m) between the feet on the floor plane"""
+        return torch.linalg.vector_norm(s.foot_pos[:, 0, :2] - s.foot_pos[:, 1, :2], dim=1, keepdim=True)
+
+
     def env_cfg():
         cfg = G1FlatConfig()
         cfg.rewards["feet_apart"] = RewardTermConfig(func="my_g1_terms:feet_apart", weight=0.5,
@@ -53,6 +58,21 @@ def test_a_term_from_a_user_module_is_trained_and_logged(tmp_path, monkeypatch):
     iterations, values = read_scalars(str(run_dir), "Episode_Reward/feet_apart")
     assert iterations and all(0.0 <= v <= 0.3 for v in values)  # per-second weight 0.3 times a 0/1 term
     assert read_scalars(str(run_dir), "Episode_Reward/hip_pos") == ([], [])
+
+
+def test_an_observation_term_from_a_user_module_extends_the_policy_group(tmp_path, monkeypatch):
+    (tmp_path / "my_g1_terms.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _, cfg, _ = resolve_configs("G1-Flat", overrides=(
+        "env.observations.policy.feet_gap.func=my_g1_terms:feet_gap", "env.observations.policy.feet_gap.scale=2.0",
+        "env.observations.policy.gait_phase=null", "env.num_threads=1"))
+    env = get_task("G1-Flat").make_env(cfg, num_envs=2)
+    policy = env.get_observations()["policy"]
+    assert policy.shape == (2, 47 - 2 + 1)
+    gap = env.task.backend.foot_pos[:, 0, :2] - env.task.backend.foot_pos[:, 1, :2]
+    assert policy[:, -1].tolist() == pytest.approx((2.0 * gap.norm(dim=1)).tolist())
+    (last,) = [t for t in env.deploy_metadata()["observation_terms"] if t["name"] == "feet_gap"]
+    assert (last["size"], last["scale"], last["definition"]) == (1, 2.0, "distance (m) between the feet on the floor plane")
 
 
 def test_set_reweights_removes_and_adds_terms():
@@ -93,6 +113,7 @@ def test_format_1_checkpoint_configs_upgrade_to_the_same_terms():
     """A format-1 env config (no ``config_format`` in the checkpoint, as the shipped policies were trained with)
     reads back as today's defaults; the shipped policies' play tests check the whole path."""
     old = {"commands": {},
+           "noise": {"enabled": True, "base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5},
            "rewards": {"scales": {name: entry.weight for name, entry in G1FlatConfig().rewards.items()},
                        "tracking_sigma": 0.25, "base_height_target": 0.78, "feet_air_time_threshold": 0.4,
                        "soft_joint_pos_limit": 0.9, "stance_fraction": 0.55, "standing_command": 0.1,

@@ -8,10 +8,11 @@ randomization or pushes. Every field can be overridden with ``--set env.<section
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from fpo_locomotion.tasks.terms import RewardTermConfig, TermConfig
+from fpo_locomotion.tasks.terms import ObsTermConfig, RewardTermConfig, TermConfig
 
 
 @dataclass
@@ -38,16 +39,36 @@ class CommandsConfig:
     for every env, instead of random sampling (``G1-Flat-Play``)."""
 
 
-@dataclass
-class NoiseConfig:
-    """Uniform noise U[-s, s] added to policy observation terms, in physical units (before the obs scale),
-    times the disturbance level (``DomainRandConfig.curriculum_steps``)."""
+def _obs(name: str, scale: float | list[float] = 1.0, noise: float = 0.0) -> ObsTermConfig:
+    return ObsTermConfig(func=name, scale=scale, noise=noise)
 
-    enabled: bool = True
-    base_ang_vel: float = 0.2
-    projected_gravity: float = 0.05
-    joint_pos: float = 0.01
-    joint_vel: float = 1.5
+
+@dataclass
+class ObservationsConfig:
+    """Observation terms (``observations.py``) as ``{func, scale, noise, params}`` entries, in order."""
+
+    policy: dict[str, ObsTermConfig] = field(default_factory=lambda: {
+        "base_ang_vel": _obs("base_ang_vel", 0.25, noise=0.2),
+        "projected_gravity": _obs("projected_gravity", 1.0, noise=0.05),
+        "command": _obs("command", [2.0, 2.0, 0.25]),
+        "joint_pos": _obs("joint_pos", 1.0, noise=0.01),
+        "joint_vel": _obs("joint_vel", 0.05, noise=1.5),
+        "last_action": _obs("last_action"),
+        "gait_phase": _obs("gait_phase"),
+    })
+    """The actor's (and the robot's) observation; the noise grows with the disturbance level
+    (``DomainRandConfig.curriculum_steps``)."""
+    critic: dict[str, ObsTermConfig] = field(default_factory=lambda: {
+        "base_lin_vel": _obs("base_lin_vel", 2.0),
+        "base_height": _obs("base_height"),
+        "foot_height": _obs("foot_height"),
+        "foot_contact_force": _obs("foot_contact_force", 0.005),
+        "friction": _obs("friction"),
+        "added_base_mass": _obs("added_base_mass"),
+    })
+    """Privileged terms the critic sees after the policy terms (without their noise)."""
+    noise: bool = True
+    """Add the policy terms' noise (off in ``G1-Flat-Play``)."""
 
 
 @dataclass
@@ -143,7 +164,7 @@ class G1FlatConfig:
     gait_period: float = 0.8
     """Period (s) of the gait clock in the observation and the gait rewards; the right leg lags by half."""
     commands: CommandsConfig = field(default_factory=CommandsConfig)
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    observations: ObservationsConfig = field(default_factory=ObservationsConfig)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     reset: ResetConfig = field(default_factory=ResetConfig)
     foot_contact_force: float = 1.0
@@ -171,7 +192,7 @@ def g1_flat_play_config() -> G1FlatConfig:
     """``G1-Flat-Play``: the fixed command schedule, no observation noise, no randomization, no pushes."""
     cfg = G1FlatConfig()
     cfg.commands.schedule = [list(row) for row in PLAY_SCHEDULE]
-    cfg.noise.enabled = False
+    cfg.observations.noise = False
     dr = cfg.domain_rand
     dr.randomize_friction = dr.randomize_base_mass = dr.randomize_pd_gains = dr.push_robots = False
     cfg.reset.joint_pos_scale = [1.0, 1.0]
@@ -182,8 +203,13 @@ def g1_flat_play_config() -> G1FlatConfig:
 
 def upgrade_g1_flat_env_cfg(saved: dict) -> dict:
     """A ``G1-Flat`` env config of config format 1 (``rewards.scales`` + shared reward constants, termination
-    flags and limits) as today's term entries (format 2): checkpoints trained before keep playing and exporting."""
+    flags and limits, ``noise`` per observation term) as today's term entries (format 2): checkpoints trained
+    before keep playing and exporting."""
     saved = copy.deepcopy(saved)
+    noise = saved.pop("noise")
+    policy = {name: {**dataclasses.asdict(entry), "noise": noise.get(name, 0.0)}
+              for name, entry in ObservationsConfig().policy.items()}
+    saved["observations"] = {"policy": policy, "noise": noise["enabled"]}
     old, falls = saved.pop("rewards"), saved.pop("terminations")
     params = {"track_lin_vel_xy": {"sigma": old["tracking_sigma"]}, "track_ang_vel_z": {"sigma": old["tracking_sigma"]},
               "base_height": {"target": old["base_height_target"]},

@@ -73,7 +73,7 @@ class G1FlatTask:
         self.termination_fns = bind_terms(cfg.terminations, TERMINATION_TERMS, "env.terminations")
         self.termination_names = list(self.termination_fns)
         self.obs_params = ObsParams(self.default_joint_pos, friction, added_mass)
-        self.obs = Observations(cfg.noise, self.state(torch.zeros(n, dtype=torch.long, device=device)),
+        self.obs = Observations(cfg.observations, self.state(torch.zeros(n, dtype=torch.long, device=device)),
                                 self.obs_params, self.generator)
 
     # ------------------------------------------------------------------ randomness
