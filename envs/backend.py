@@ -19,8 +19,10 @@ import torch
 
 @dataclass
 class RobotSpec:
-    """Per-joint control figures of the robot, in action order (J joints)."""
+    """A robot the backends simulate: its MJCF and per-joint control figures, in action order (J joints)."""
 
+    model_path: str
+    """MJCF file of the robot on a floor; its actuators of ``joint_names`` become the PD servos below."""
     joint_names: list[str]
     default_joint_pos: list[float]
     kp: list[float]
@@ -35,8 +37,6 @@ class RobotSpec:
 class BackendConfig:
     """Physics settings shared by every backend."""
 
-    model_path: str
-    """MJCF file of the robot on a floor."""
     physics_dt: float = 0.005
     decimation: int = 4
     """Physics steps per control step (control dt = physics_dt * decimation)."""
@@ -96,3 +96,24 @@ class Backend(ABC):
     @abstractmethod
     def render(self, env_id: int, width: int, height: int, camera_distance: float = 3.0) -> np.ndarray:
         """An RGB frame [height, width, 3] uint8 of env ``env_id`` from a camera tracking its base."""
+
+
+BACKENDS = ("mujoco", "mjwarp")
+
+
+def make_backend(name: str, physics: BackendConfig, robot: RobotSpec, num_envs: int, device: str, seed: int) -> Backend:
+    """The backend called ``name`` (mujoco: CPU; mjwarp: GPU, imported only when asked for) simulating ``robot``."""
+    from fpo_locomotion.errors import ConfigError
+
+    if name == "mujoco":
+        from fpo_locomotion.envs.mujoco_backend import MujocoBackend
+
+        return MujocoBackend(physics, robot, num_envs, device=device, seed=seed)
+    if name == "mjwarp":
+        try:
+            from fpo_locomotion.envs.mjwarp_backend import MjwarpBackend
+        except ImportError as e:
+            raise ConfigError(f"Backend 'mjwarp' cannot be imported ({e}). Install the GPU extra: "
+                              'pip install ".[gpu]"') from None
+        return MjwarpBackend(physics, robot, num_envs, device=device, seed=seed)
+    raise ConfigError(f"Unknown backend '{name}'. Valid: {', '.join(BACKENDS)}.")

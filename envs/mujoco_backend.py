@@ -39,7 +39,7 @@ def consecutive(ids: np.ndarray, what: str) -> slice:
 
 
 def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:
-    """The MJCF at ``cfg.model_path`` compiled with the backend's settings and contact sensors.
+    """The MJCF at ``spec.model_path`` compiled with the backend's settings and contact sensors.
 
     - ``opt.timestep`` = ``cfg.physics_dt``;
     - the actuator of each spec joint becomes a PD servo with the spec's Kp, Kd and effort limit (also the
@@ -48,7 +48,7 @@ def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:
       geoms, i.e. the floor, and their net force on the foot, world frame), and ``fpo_robot_contact``
       (number of contacts of the whole robot with the floor).
     """
-    mjspec = mujoco.MjSpec.from_file(str(cfg.model_path))
+    mjspec = mujoco.MjSpec.from_file(str(spec.model_path))
     mjspec.option.timestep = cfg.physics_dt
     found = 1 << int(mujoco.mjtConDataField.mjCONDATA_FOUND)
     force = 1 << int(mujoco.mjtConDataField.mjCONDATA_FORCE)

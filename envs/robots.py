@@ -19,6 +19,7 @@ import importlib.resources
 from pathlib import Path
 
 from fpo_locomotion.envs.backend import RobotSpec
+from fpo_locomotion.errors import ConfigError
 
 
 def _resource_path(*parts: str) -> Path:
@@ -44,6 +45,7 @@ G1_12DOF_STANDING_HEIGHT = 0.783
 """Pelvis height (m) at rest on flat ground in the default pose (measured; the soles touch at 0.784)."""
 
 G1_12DOF = RobotSpec(
+    model_path=str(G1_12DOF_MODEL_PATH),
     joint_names=[f"{side}_{j}_joint" for side, j in _G1_ORDER],
     default_joint_pos=[_G1_DEFAULT.get(j, 0.0) for _, j in _G1_ORDER],
     kp=[_G1_KP[j] for _, j in _G1_ORDER],
@@ -58,3 +60,21 @@ G1_12DOF = RobotSpec(
 
 G1_12DOF_FOOT_GEOM_NAMES = ["left_foot", "right_foot"]
 """Collision geoms (boxes) of the soles, one per foot, in ``foot_body_names`` order."""
+
+ROBOTS: dict[str, RobotSpec] = {"g1_12dof": G1_12DOF}
+"""Robots by the name an env config gives (``env.robot``); ``register_robot`` adds one."""
+
+
+def register_robot(name: str, spec: RobotSpec) -> None:
+    """Add ``spec`` as ``name`` (e.g. a variant ``dataclasses.replace(G1_12DOF, kp=...)``); a name is registered once."""
+    if name in ROBOTS:
+        raise ValueError(f"Robot '{name}' is already registered; give yours another name.")
+    ROBOTS[name] = spec
+
+
+def get_robot(name: str) -> RobotSpec:
+    """The robot called ``name``, or a ConfigError naming the registered ones."""
+    if name not in ROBOTS:
+        raise ConfigError(f"Unknown robot '{name}'. Registered robots: {', '.join(sorted(ROBOTS))}; add yours with "
+                          "fpo_locomotion.envs.robots.register_robot.")
+    return ROBOTS[name]

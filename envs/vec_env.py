@@ -228,12 +228,12 @@ class LocomotionVecEnv(VecEnv):
                       "every physics step from the target held over the control step",
                 "physics_dt": float(self.physics.physics_dt),
                 "decimation": int(self.physics.decimation),
-                "integrator": _integrator(self.physics.model_path),
+                "integrator": _integrator(self.backend.spec.model_path),
             },
-            "model": _model_resource(self.physics.model_path),
+            "model": _model_resource(self.backend.spec.model_path),
             "model_origin": "fpo-locomotion's own MJCF, fpo_locomotion/resources/<model> (not a vendor file of the "
                             "same name); model_sha256 identifies the exact file",
-            "model_sha256": hashlib.sha256(Path(self.physics.model_path).read_bytes()).hexdigest(),
+            "model_sha256": hashlib.sha256(Path(self.backend.spec.model_path).read_bytes()).hexdigest(),
         }
 
 

@@ -75,7 +75,11 @@ def bind_terms(entries: dict[str, TermConfig], builtins: dict[str, Callable], ke
     bound = {}
     for name, entry in entries.items():
         fn = resolve_term(entry.func, builtins, f"{key}.{name}")
-        accepted = list(inspect.signature(fn).parameters)[2:]
+        try:
+            accepted = list(inspect.signature(fn).parameters)[2:]
+        except ValueError:  # a C function without a signature
+            raise ConfigError(f"Config key '{key}.{name}.func': {entry.func} is not a term(state, context, **params) "
+                              "function.") from None
         unknown = sorted(set(entry.params) - set(accepted))
         if unknown:
             raise ConfigError(f"Config key '{key}.{name}.params': {entry.func} takes no parameter(s) {unknown}. "

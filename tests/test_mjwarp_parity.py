@@ -34,11 +34,11 @@ import warp as wp  # noqa: E402
 from fpo_locomotion.envs.backend import BackendConfig  # noqa: E402
 from fpo_locomotion.envs.mjwarp_backend import MjwarpBackend  # noqa: E402
 from fpo_locomotion.envs.mujoco_backend import MujocoBackend  # noqa: E402
-from fpo_locomotion.envs.robots import G1_12DOF, G1_12DOF_MODEL_PATH  # noqa: E402
+from fpo_locomotion.envs.robots import G1_12DOF  # noqa: E402
 
 SPEC = G1_12DOF
 J = len(SPEC.joint_names)
-CFG = BackendConfig(model_path=str(G1_12DOF_MODEL_PATH), num_threads=1)
+CFG = BackendConfig(num_threads=1)
 N = 6
 DEVICE = os.environ.get("FPO_MJWARP_TEST_DEVICE", "cpu")
 STATE = ["root_pos", "root_quat", "root_lin_vel_w", "root_ang_vel_w", "root_lin_vel_b", "root_ang_vel_b",

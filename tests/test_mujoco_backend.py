@@ -14,12 +14,12 @@ import torch
 
 from fpo_locomotion.envs.backend import BackendConfig
 from fpo_locomotion.envs.mujoco_backend import MujocoBackend
-from fpo_locomotion.envs.robots import G1_12DOF, G1_12DOF_MODEL_PATH
+from fpo_locomotion.envs.robots import G1_12DOF
 from fpo_locomotion.envs.rotations import rotation_matrices
 
 SPEC = G1_12DOF
 J = len(SPEC.joint_names)
-CFG = BackendConfig(model_path=str(G1_12DOF_MODEL_PATH), num_threads=2)
+CFG = BackendConfig(num_threads=2)
 STAND_STEPS = 250  # 5 s at 50 Hz
 # The G1 does not stand on Unitree's gains alone (ankle stiffness 2 x 40 N m/rad < m g h ~ 220 N m/rad,
 # see envs/robots.py); ten times stiffer servos hold the default pose.
@@ -207,5 +207,5 @@ def test_render_frame():
 def test_raw_physics_benchmark_runs():
     from fpo_locomotion.bench.physics import raw_physics_steps_per_second
 
-    cfg = BackendConfig(model_path=str(G1_12DOF_MODEL_PATH), num_threads=1)
+    cfg = BackendConfig(num_threads=1)
     assert raw_physics_steps_per_second(cfg, G1_12DOF, num_envs=4, action_scale=0.25, action_std=0.5, seconds=0.05) > 0

@@ -56,10 +56,10 @@ def raw_backend_steps_per_second(num_envs: int, device: str, seconds: float) -> 
     """
     from fpo_locomotion.envs.backend import BackendConfig
     from fpo_locomotion.envs.mjwarp_backend import MjwarpBackend
-    from fpo_locomotion.envs.robots import G1_12DOF, G1_12DOF_MODEL_PATH
+    from fpo_locomotion.envs.robots import G1_12DOF
 
     start = time.perf_counter()
-    backend = MjwarpBackend(BackendConfig(model_path=str(G1_12DOF_MODEL_PATH)), G1_12DOF, num_envs, device=device)
+    backend = MjwarpBackend(BackendConfig(), G1_12DOF, num_envs, device=device)
     default = torch.tensor(G1_12DOF.default_joint_pos, device=backend.device)
     stiff = torch.ones(num_envs, len(default), device=backend.device)
     backend.set_pd_gain_scale(torch.arange(num_envs, device=backend.device), 10.0 * stiff, 3.0 * stiff)

@@ -110,6 +110,9 @@ class ResetConfig:
     """Base yaw U[-pi, pi] (else 0)."""
 
 
+G1_HIP_JOINTS = [f"{side}_hip_{axis}_joint" for side in ("left", "right") for axis in ("roll", "yaw")]
+
+
 def _builtin(name: str, weight: float, **params) -> RewardTermConfig:
     return RewardTermConfig(func=name, weight=weight, params=params)
 
@@ -131,7 +134,7 @@ def default_rewards() -> dict[str, RewardTermConfig]:
         # Per fall (x dt: -0.5), instead of an alive bonus: a fall costs something, but not so much that lifting a
         # foot is never worth the risk (at Isaac Lab's -200, i.e. -4 per fall, PPO and FPO kept both feet down).
         "termination": _builtin("termination", -25.0),
-        "hip_pos": _builtin("hip_pos", -0.5),
+        "hip_pos": _builtin("hip_pos", -0.5, joints=G1_HIP_JOINTS),
         "contact_no_vel": _builtin("contact_no_vel", -0.2),
         "feet_air_time": _builtin("feet_air_time", 2.0, threshold=0.4),
         # Stepping pays before it moves the robot: with feet_air_time 1.0 and contact 0.18 stepping in place
@@ -152,6 +155,8 @@ def default_terminations() -> dict[str, TermConfig]:
 
 @dataclass
 class G1FlatConfig:
+    robot: str = "g1_12dof"
+    """A robot of ``fpo_locomotion.envs.robots.ROBOTS`` (``register_robot`` adds yours)."""
     backend: str = "mujoco"
     """Physics backend: "mujoco" (CPU) or "mjwarp" (GPU, ``pip install ".[gpu]"``)."""
     num_threads: int = 0
@@ -216,6 +221,7 @@ def upgrade_g1_flat_env_cfg(saved: dict) -> dict:
               "joint_pos_limits": {"soft": old["soft_joint_pos_limit"]},
               "feet_air_time": {"threshold": old["feet_air_time_threshold"]},
               "contact": {"stance_fraction": old["stance_fraction"]}}
+    params["hip_pos"] = {"joints": G1_HIP_JOINTS}
     saved["rewards"] = {name: {"func": name, "weight": weight, "params": params.get(name, {})}
                         for name, weight in old["scales"].items()}
     saved["foot_contact_force"] = old["contact_force"]

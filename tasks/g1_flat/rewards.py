@@ -92,9 +92,10 @@ def termination(s: G1State, c: TermContext) -> torch.Tensor:
     return s.terminated.float()
 
 
-def hip_pos(s: G1State, c: TermContext) -> torch.Tensor:
-    """Squared deviation of hip roll and yaw from the default pose: legs stay under the body."""
-    ids = c.hip_joint_ids
+def hip_pos(s: G1State, c: TermContext, joints: list[str] = ()) -> torch.Tensor:
+    """Squared deviation of the ``joints`` (the hip roll and yaw joints) from the default pose: legs stay under
+    the body."""
+    ids = c.joint_ids(joints)
     return (s.joint_pos[:, ids] - c.default_joint_pos[ids]).square().sum(dim=1)
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from fpo_locomotion.envs.rotations import IDENTITY, ROTATION_FORM
+from fpo_locomotion.errors import ConfigError
 
 
 @dataclass
@@ -47,11 +48,22 @@ class G1State:
 
 @dataclass
 class TermContext:
-    """Constants of the robot that reward and termination terms read (J joints, H hip joints)."""
+    """Constants of the robot that reward and termination terms read (J joints)."""
 
+    joint_names: list[str]            # [J] in action order
     default_joint_pos: torch.Tensor   # [J]
     joint_limits: torch.Tensor        # [J, 2] (lower, upper) of the MJCF joint ranges
-    hip_joint_ids: torch.Tensor       # [H] int64, hip roll and yaw joints
+    _ids: dict = field(default_factory=dict, init=False, repr=False)
+
+    def joint_ids(self, names: list[str]) -> torch.Tensor:
+        """[K] int64 indices of the joints ``names`` (looked up once per list of names)."""
+        key = tuple(names)
+        if key not in self._ids:
+            unknown = [n for n in key if n not in self.joint_names]
+            if unknown:
+                raise ConfigError(f"Unknown joint(s) {unknown}. The robot's joints: {', '.join(self.joint_names)}.")
+            self._ids[key] = torch.tensor([self.joint_names.index(n) for n in key], device=self.default_joint_pos.device)
+        return self._ids[key]
 
 
 # Each quantity below is a few entries of the base's rotation matrix R, i.e. one matmul of the quaternion's 16

@@ -16,8 +16,9 @@ import mujoco
 import numpy as np
 import torch
 
-from fpo_locomotion.envs.backend import Backend, BackendConfig
+from fpo_locomotion.envs.backend import Backend, RobotSpec
 from fpo_locomotion.envs.vec_env import TaskStep
+from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks.g1_flat.commands import COMMAND_NAMES, VelocityCommand
 from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig
 from fpo_locomotion.tasks.g1_flat.observations import Observations, ObsParams
@@ -27,16 +28,16 @@ from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
 from fpo_locomotion.tasks.terms import bind_terms
 
 
-def joint_limits(physics: BackendConfig, joint_names: list[str]) -> torch.Tensor:
+def joint_limits(spec: RobotSpec) -> torch.Tensor:
     """(lower, upper) [J, 2] of each joint's MJCF range."""
-    model = mujoco.MjModel.from_xml_path(str(physics.model_path))
-    return torch.tensor(np.array([model.joint(name).range for name in joint_names]), dtype=torch.float32)
+    model = mujoco.MjModel.from_xml_path(str(spec.model_path))
+    return torch.tensor(np.array([model.joint(name).range for name in spec.joint_names]), dtype=torch.float32)
 
 
 class G1FlatTask:
     """Task state and terms of N envs on ``backend`` (see :class:`~fpo_locomotion.envs.vec_env.LocomotionTask`)."""
 
-    def __init__(self, name: str, cfg: G1FlatConfig, backend: Backend, physics: BackendConfig, seed: int = 0):
+    def __init__(self, name: str, cfg: G1FlatConfig, backend: Backend, seed: int = 0):
         self.name, self.cfg, self.backend = name, cfg, backend
         self.action_scale = cfg.action_scale
         self.episode_length_s = cfg.episode_length_s
@@ -62,9 +63,7 @@ class G1FlatTask:
 
         friction = torch.ones(n, device=device)
         added_mass = torch.zeros(n, device=device)
-        hips = [i for i, joint in enumerate(spec.joint_names) if "hip_roll" in joint or "hip_yaw" in joint]
-        self.context = TermContext(self.default_joint_pos, joint_limits(physics, spec.joint_names).to(device),
-                                   torch.tensor(hips, dtype=torch.long, device=device))
+        self.context = TermContext(spec.joint_names, self.default_joint_pos, joint_limits(spec).to(device))
         rewards = {name: entry for name, entry in cfg.rewards.items() if entry.weight != 0.0}
         self.reward_fns = bind_terms(rewards, REWARD_TERMS, "env.rewards")
         self.reward_names = list(self.reward_fns)
@@ -72,9 +71,29 @@ class G1FlatTask:
                                            device=device)  # [T, 1]
         self.termination_fns = bind_terms(cfg.terminations, TERMINATION_TERMS, "env.terminations")
         self.termination_names = list(self.termination_fns)
+        self._check_terms(self.state(torch.zeros(n, dtype=torch.long, device=device)))
         self.obs_params = ObsParams(self.default_joint_pos, friction, added_mass)
         self.obs = Observations(cfg.observations, self.state(torch.zeros(n, dtype=torch.long, device=device)),
                                 self.obs_params, self.generator)
+
+    def _check_terms(self, s: G1State) -> None:
+        """Evaluate every reward and termination term once on ``s``: a term of the wrong shape or with a bad
+        parameter fails here, as a one-line ConfigError, before any training."""
+        s.terminated = torch.zeros(self.backend.num_envs, dtype=torch.bool, device=self.device)
+        for key, fns, entries in (("env.terminations", self.termination_fns, self.cfg.terminations),
+                                  ("env.rewards", self.reward_fns, self.cfg.rewards)):
+            for name, fn in fns.items():
+                try:
+                    value = fn(s, self.context)
+                except ConfigError as e:
+                    raise ConfigError(f"Config key '{key}.{name}': {e}") from None
+                except TypeError as e:  # not a term(state, context, **params) function
+                    raise ConfigError(f"Config key '{key}.{name}': {entries[name].func} cannot be called as "
+                                      f"term(state, context, **params) ({e}).") from None
+                if not isinstance(value, torch.Tensor) or value.shape != (self.backend.num_envs,):
+                    shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                    raise ConfigError(f"Config key '{key}.{name}': {entries[name].func} returns {shape}; a term "
+                                      f"returns one value per env, shape ({self.backend.num_envs},).")
 
     # ------------------------------------------------------------------ randomness
     def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:

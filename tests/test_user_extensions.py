@@ -1,5 +1,5 @@
-"""Terms as config entries: a user module adds, removes and reweights reward terms of G1-Flat without touching
-the package; bad entries are one-line errors; checkpoints of the older config format still load."""
+"""Extending G1-Flat from outside the package: a user module adds, removes and reweights terms (config entries)
+and registers a robot variant; bad entries are one-line errors; checkpoints of the older config format load."""
 
 import textwrap
 
@@ -44,6 +44,29 @@ USER_MODULE = '''
     register_task(TaskSpec("G1-Flat-my-terms", make_g1_flat_env, env_cfg, g1_flat_train_config, 8))
 '''
 
+ROBOT_MODULE = '''
+    import dataclasses
+
+    from fpo_locomotion.envs.robots import G1_12DOF, register_robot
+    from fpo_locomotion.tasks import TaskSpec, register_task
+    from fpo_locomotion.tasks.g1_flat import G1FlatConfig, g1_flat_train_config, make_g1_flat_env
+
+    # The G1 with 20% stiffer knees and a deeper crouch as its default pose.
+    crouch = {"hip_pitch": -0.2, "knee": 0.45, "ankle_pitch": -0.25}
+    register_robot("g1_stiff_knees", dataclasses.replace(
+        G1_12DOF, kp=[kp * 1.2 if "knee" in name else kp for name, kp in zip(G1_12DOF.joint_names, G1_12DOF.kp)],
+        default_joint_pos=[next((v for k, v in crouch.items() if f"_{k}_" in name), 0.0) for name in G1_12DOF.joint_names]))
+
+
+    def env_cfg():
+        cfg = G1FlatConfig()
+        cfg.robot = "g1_stiff_knees"
+        return cfg
+
+
+    register_task(TaskSpec("G1-Flat-stiff-knees", make_g1_flat_env, env_cfg, g1_flat_train_config, 8))
+'''
+
 
 def test_a_term_from_a_user_module_is_trained_and_logged(tmp_path, monkeypatch):
     (tmp_path / "my_g1_terms.py").write_text(textwrap.dedent(USER_MODULE))
@@ -75,6 +98,20 @@ def test_an_observation_term_from_a_user_module_extends_the_policy_group(tmp_pat
     assert (last["size"], last["scale"], last["definition"]) == (1, 2.0, "distance (m) between the feet on the floor plane")
 
 
+def test_a_robot_variant_from_a_user_module_trains(tmp_path, monkeypatch):
+    (tmp_path / "my_g1_variant.py").write_text(textwrap.dedent(ROBOT_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    main(["--import", "my_g1_variant", "train", "--task", "G1-Flat-stiff-knees", "--num-envs", "4",
+          "--max-iterations", "1", "--log-root", str(tmp_path / "logs"), "--set", "env.num_threads=1",
+          "--set", "train.runner.num_steps_per_env=4"])
+    (run_dir,) = (tmp_path / "logs" / "G1-Flat-stiff-knees").iterdir()
+    assert (run_dir / "model_0.pt").is_file()
+    env = get_task("G1-Flat-stiff-knees").make_env(get_task("G1-Flat-stiff-knees").env_cfg(), num_envs=1)
+    meta = env.deploy_metadata()
+    assert meta["kp"][3] == pytest.approx(150.0 * 1.2) and meta["kp"][0] == 100.0  # left knee, left hip pitch
+    assert meta["default_joint_pos"][:6] == pytest.approx([-0.2, 0.0, 0.0, 0.45, -0.25, 0.0])
+
+
 def test_set_reweights_removes_and_adds_terms():
     _, cfg, _ = resolve_configs("G1-Flat", overrides=(
         "env.rewards.track_ang_vel_z.weight=1.0", "env.rewards.track_ang_vel_z.params.sigma=0.5",
@@ -103,6 +140,11 @@ G1 = ["train", "--task", "G1-Flat", "--num-envs", "2", "--max-iterations", "1"]
      "Valid: built-in terms: base_contact, bad_orientation, low_base_height"),
     (["env.rewards.hip=null"], "Config key 'env.rewards.hip': there is no entry 'hip' to remove. Entries: "),
     (["env.rewards.contact=0.5"], "Config key 'env.rewards.contact' is an entry; give a mapping, not 0.5."),
+    (["env.rewards.hip_pos.params.joints=[left_hip_joint]"],
+     "Config key 'env.rewards.hip_pos': Unknown joint(s) ['left_hip_joint']. The robot's joints: left_hip_pitch_joint, "),
+    (["env.rewards.lean.func=math:sqrt", "env.rewards.lean.weight=1"],
+     "Config key 'env.rewards.lean': math:sqrt cannot be called as term(state, context, **params)"),
+    (["env.robot=h1"], "Unknown robot 'h1'. Registered robots: g1_12dof"),
 ])
 def test_bad_term_entries_are_one_line_errors(capsys, tmp_path, overrides, message):
     fails(capsys, [*G1, "--log-root", str(tmp_path), *(a for o in overrides for a in ("--set", o))], message)
