@@ -16,21 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
-@dataclass
-class RobotSpec:
-    """A robot the backends simulate: its MJCF and per-joint control figures, in action order (J joints)."""
-
-    model_path: str
-    """MJCF file of the robot on a floor; its actuators of ``joint_names`` become the PD servos below."""
-    joint_names: list[str]
-    default_joint_pos: list[float]
-    kp: list[float]
-    kd: list[float]
-    effort_limit: list[float]
-    foot_body_names: list[str]
-    base_body_name: str = "pelvis"
-    default_base_height: float = 0.8
+from fpo_locomotion.envs.mjcf import RobotSpec
 
 
 @dataclass
@@ -57,6 +43,7 @@ class Backend(ABC):
         joint_pos           [N, J]
         joint_vel           [N, J]
         joint_torque        [N, J]   PD torque applied in the last physics step (after effort clipping)
+        joint_limits        [J, 2]   (lower, upper) of each joint's MJCF range (a constant)
         foot_pos            [N, F, 3] foot body positions, world frame
         foot_contact_force  [N, F, 3] net contact force on each foot, world frame
         base_contact        [N]      bool, a body other than the feet touches the floor

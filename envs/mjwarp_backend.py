@@ -35,7 +35,7 @@ import torch
 import warp as wp
 
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
-from fpo_locomotion.envs.mujoco_backend import actuator_ids, compile_model, consecutive
+from fpo_locomotion.envs.mjcf import addresses, compile_model, consecutive
 from fpo_locomotion.rendering import FrameRecorder
 
 NCONMAX = 48
@@ -90,29 +90,23 @@ class MjwarpBackend(Backend):
         wp.init()  # idempotent; device_from_torch needs warp's runtime
         self.wp_device = wp.device_from_torch(self.device)
         self.control_dt = cfg.physics_dt * cfg.decimation
-        self.model = compile_model(cfg, spec)
+        self.model = compile_model(spec, cfg.physics_dt)
         """The nominal MuJoCo model (host), as the CPU backend's."""
         m, n = self.model, num_envs
 
-        joints = [m.joint(name) for name in spec.joint_names]
-        self._q = consecutive(np.array([jnt.qposadr[0] for jnt in joints]), "qpos addresses")
-        self._v = consecutive(np.array([jnt.dofadr[0] for jnt in joints]), "dof addresses")
-        self._act = consecutive(actuator_ids(m, spec), "actuators")
-        base = m.body(spec.base_body_name)
-        root_joint = int(base.jntadr[0])
-        if m.jnt_type[root_joint] != mujoco.mjtJoint.mjJNT_FREE:
-            raise ValueError(f"base body {spec.base_body_name!r} needs a free joint")
-        self._root_q = rq = int(m.jnt_qposadr[root_joint])
-        self._root_v = rv = int(m.jnt_dofadr[root_joint])
-        self._base_id = base.id
-        self._nominal_base_mass = float(m.body_mass[base.id])
+        adr = addresses(m, spec)
+        self._q, self._v, self._act = adr.qpos, adr.dof, consecutive(adr.actuators, "actuators")
+        self._root_q = rq = adr.root_qpos
+        self._root_v = rv = adr.root_dof
+        self._base_id = adr.base_id
+        self._nominal_base_mass = float(m.body_mass[adr.base_id])
+        self.joint_limits = torch.tensor(adr.joint_range, dtype=torch.float32, device=self.device)
         self._nominal_kp = torch.tensor(spec.kp, device=self.device)
         self._nominal_kd = torch.tensor(spec.kd, device=self.device)
-        self._feet = torch.tensor([m.body(name).id for name in spec.foot_body_names], device=self.device)
-        foot_adr = [int(m.sensor(f"fpo_foot_contact_{name}").adr[0]) for name in spec.foot_body_names]
-        self._foot_found = torch.tensor(foot_adr, device=self.device)  # sensor data: found (1), then force (3)
-        self._foot_force = torch.tensor([a + k for a in foot_adr for k in (1, 2, 3)], device=self.device)
-        self._robot_found = int(m.sensor("fpo_robot_contact").adr[0])
+        self._feet = torch.tensor(adr.feet, device=self.device)
+        self._foot_found = torch.tensor(adr.foot_found, device=self.device)  # sensor data: found (1), then force (3)
+        self._foot_force = torch.tensor(adr.foot_force, device=self.device)
+        self._robot_found = adr.robot_found
 
         with wp.ScopedDevice(self.wp_device):
             self.wp_model = mjw.put_model(m, batch_sizes={name: n for name in _PER_WORLD_FIELDS})

@@ -23,71 +23,10 @@ import mujoco.batch
 import numpy as np
 import torch
 
-from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
+from fpo_locomotion.envs.backend import Backend, BackendConfig
+from fpo_locomotion.envs.mjcf import RobotSpec, addresses, compile_model
 from fpo_locomotion.envs.rotations import rotation_matrices
 from fpo_locomotion.rendering import FrameRecorder
-
-_REDUCE_NETFORCE = 3
-"""Contact sensor ``reduce="netforce"``: all matching contacts summed into one force, world frame."""
-
-
-def consecutive(ids: np.ndarray, what: str) -> slice:
-    """``ids`` [K] as a slice, so that arrays indexed by them stay views; they must be consecutive."""
-    if not np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
-        raise ValueError(f"the {what} of the spec's joints must be consecutive and in action order, got {ids.tolist()}")
-    return slice(int(ids[0]), int(ids[0]) + len(ids))
-
-
-def compile_model(cfg: BackendConfig, spec: RobotSpec) -> mujoco.MjModel:
-    """The MJCF at ``spec.model_path`` compiled with the backend's settings and contact sensors.
-
-    - ``opt.timestep`` = ``cfg.physics_dt``;
-    - the actuator of each spec joint becomes a PD servo with the spec's Kp, Kd and effort limit (also the
-      joint's own actuator force range), so the RobotSpec is the single source of these figures;
-    - per foot, a contact sensor ``fpo_foot_contact_<foot>`` (number of contacts with the world body's
-      geoms, i.e. the floor, and their net force on the foot, world frame), and ``fpo_robot_contact``
-      (number of contacts of the whole robot with the floor).
-    """
-    mjspec = mujoco.MjSpec.from_file(str(spec.model_path))
-    mjspec.option.timestep = cfg.physics_dt
-    found = 1 << int(mujoco.mjtConDataField.mjCONDATA_FOUND)
-    force = 1 << int(mujoco.mjtConDataField.mjCONDATA_FORCE)
-    for foot in spec.foot_body_names:
-        mjspec.add_sensor(name=f"fpo_foot_contact_{foot}", type=mujoco.mjtSensor.mjSENS_CONTACT,
-                          objtype=mujoco.mjtObj.mjOBJ_BODY, objname="world",
-                          reftype=mujoco.mjtObj.mjOBJ_BODY, refname=foot,
-                          intprm=[found | force, _REDUCE_NETFORCE, 1])
-    mjspec.add_sensor(name="fpo_robot_contact", type=mujoco.mjtSensor.mjSENS_CONTACT,
-                      objtype=mujoco.mjtObj.mjOBJ_BODY, objname="world",
-                      reftype=mujoco.mjtObj.mjOBJ_XBODY, refname=spec.base_body_name, intprm=[found, 0, 1])
-    model = mjspec.compile()
-    act_ids = actuator_ids(model, spec)
-    model.actuator_gaintype[act_ids] = mujoco.mjtGain.mjGAIN_FIXED
-    model.actuator_biastype[act_ids] = mujoco.mjtBias.mjBIAS_AFFINE
-    model.actuator_gear[act_ids] = [1, 0, 0, 0, 0, 0]
-    model.actuator_gainprm[act_ids] = 0.0
-    model.actuator_biasprm[act_ids] = 0.0
-    model.actuator_gainprm[act_ids, 0] = spec.kp
-    model.actuator_biasprm[act_ids, 1] = -np.asarray(spec.kp)
-    model.actuator_biasprm[act_ids, 2] = -np.asarray(spec.kd)
-    model.actuator_forcelimited[act_ids] = 1
-    model.actuator_forcerange[act_ids] = np.stack([-np.asarray(spec.effort_limit), spec.effort_limit], axis=1)
-    model.actuator_ctrllimited[act_ids] = 0
-    joint_ids = [model.joint(name).id for name in spec.joint_names]
-    model.jnt_actfrcrange[joint_ids] = model.actuator_forcerange[act_ids]
-    return model
-
-
-def actuator_ids(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
-    """Ids [J] of the actuators driving ``spec.joint_names``, in action order (one per joint)."""
-    ids = []
-    for name in spec.joint_names:
-        jid = model.joint(name).id
-        (hits,) = np.nonzero((model.actuator_trntype == mujoco.mjtTrn.mjTRN_JOINT) & (model.actuator_trnid[:, 0] == jid))
-        if len(hits) != 1:
-            raise ValueError(f"joint {name!r} needs exactly one actuator in {model.nu} actuators, found {len(hits)}")
-        ids.append(int(hits[0]))
-    return np.array(ids)
 
 
 class MujocoBackend(Backend):
@@ -107,29 +46,19 @@ class MujocoBackend(Backend):
         self.cfg, self.spec, self.num_envs, self.seed = cfg, spec, num_envs, seed
         self.device = torch.device(device)
         self.control_dt = cfg.physics_dt * cfg.decimation
-        self.model = compile_model(cfg, spec)
+        self.model = compile_model(spec, cfg.physics_dt)
         """The nominal model (every env starts from a copy; ``self.batch.get_model(i)`` is env i's)."""
         m = self.model
 
-        self._act = actuator_ids(m, spec)
-        joints = [m.joint(name) for name in spec.joint_names]
-        self._q = consecutive(np.array([jnt.qposadr[0] for jnt in joints]), "qpos addresses")
-        self._v = consecutive(np.array([jnt.dofadr[0] for jnt in joints]), "dof addresses")
-        base = m.body(spec.base_body_name)
-        root_joint = int(base.jntadr[0])
-        if m.jnt_type[root_joint] != mujoco.mjtJoint.mjJNT_FREE:
-            raise ValueError(f"base body {spec.base_body_name!r} needs a free joint")
-        self._root_q = int(m.jnt_qposadr[root_joint])
-        self._root_v = int(m.jnt_dofadr[root_joint])
-        self._feet = np.array([m.body(name).id for name in spec.foot_body_names])
-        foot_adr = [int(m.sensor(f"fpo_foot_contact_{name}").adr[0]) for name in spec.foot_body_names]
-        self._foot_found = np.array(foot_adr)  # data: found (1), then force (3)
-        self._foot_force = np.array([a + k for a in foot_adr for k in (1, 2, 3)])
-        self._robot_found = int(m.sensor("fpo_robot_contact").adr[0])
+        adr = addresses(m, spec)
+        self._act, self._q, self._v = adr.actuators, adr.qpos, adr.dof
+        self._root_q, self._root_v, self._base_id = adr.root_qpos, adr.root_dof, adr.base_id
+        self._feet, self._foot_found = adr.feet, adr.foot_found  # sensor data: found (1), then force (3)
+        self._foot_force, self._robot_found = adr.foot_force, adr.robot_found
+        self.joint_limits = torch.tensor(adr.joint_range, dtype=torch.float32, device=self.device)
         self._nominal_kp = np.asarray(spec.kp, dtype=np.float64)
         self._nominal_kd = np.asarray(spec.kd, dtype=np.float64)
-        self._base_id = base.id
-        self._nominal_base_mass = float(m.body_mass[base.id])
+        self._nominal_base_mass = float(m.body_mass[adr.base_id])
 
         self.batch = mujoco.batch.Batch(m, num_envs, nthread=cfg.num_threads)
         """The simulations (advanced use: other MjData fields, ``get_model(env_id)``, ``get_data(env_id)``)."""

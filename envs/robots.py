@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-from fpo_locomotion.envs.backend import RobotSpec
+from fpo_locomotion.envs.mjcf import RobotSpec
 from fpo_locomotion.errors import ConfigError
 
 

@@ -12,7 +12,8 @@ velocity (base frame), the tracking errors after a settling time, and falls. A f
 start height, or tilted more than 1 rad) puts the robot back at its start pose and restarts its episode
 clock (gait phase, last action).
 
-Nothing on this path may import torch: only ``fpo_locomotion.errors`` of this package is imported.
+Nothing on this path may import torch: of this package only torch-free modules are imported (``errors``,
+``envs.mjcf``, which also builds the backends' PD servos, so deployment's PD is training's).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import mujoco
 import numpy as np
 import onnxruntime as ort
 
+from fpo_locomotion.envs.mjcf import joints, root_addresses, set_pd_servos
 from fpo_locomotion.errors import UserError
 from fpo_locomotion.pretrained import pretrained_file
 from fpo_locomotion.rendering import FrameRecorder
@@ -200,26 +202,11 @@ class MujocoRobot:
         self.decimation = int(metadata["decimation"])
         self.control_dt = float(metadata["control_dt"])
         names = metadata["joint_names"]
-        try:
-            joints = [model.joint(name) for name in names]
-        except KeyError as e:
-            raise UserError(f"The robot model has no joint {e} named in the policy's metadata.") from None
-        self.qadr = np.array([j.qposadr[0] for j in joints])
-        self.vadr = np.array([j.dofadr[0] for j in joints])
-        self.act = np.array([self._actuator(model, j.id, name) for j, name in zip(joints, names)])
-        kp, kd, effort = (np.asarray(metadata[k], dtype=np.float64) for k in ("kp", "kd", "effort_limit"))
-        model.actuator_gaintype[self.act] = mujoco.mjtGain.mjGAIN_FIXED
-        model.actuator_biastype[self.act] = mujoco.mjtBias.mjBIAS_AFFINE
-        model.actuator_gainprm[self.act] = 0.0
-        model.actuator_biasprm[self.act] = 0.0
-        model.actuator_gainprm[self.act, 0] = kp
-        model.actuator_biasprm[self.act, 1] = -kp
-        model.actuator_biasprm[self.act, 2] = -kd
-        model.actuator_forcelimited[self.act] = 1
-        model.actuator_forcerange[self.act] = np.stack([-effort, effort], axis=1)
-        model.actuator_ctrllimited[self.act] = 0
-        model.jnt_actfrcrange[[j.id for j in joints]] = model.actuator_forcerange[self.act]
-        self.root_q, self.root_v = self._free_joint(model)
+        found = joints(model, names)
+        self.qadr = np.array([j.qposadr[0] for j in found])
+        self.vadr = np.array([j.dofadr[0] for j in found])
+        self.act = set_pd_servos(model, names, metadata["kp"], metadata["kd"], metadata["effort_limit"])
+        self.root_q, self.root_v = root_addresses(model)
         self.default_joint_pos = np.asarray(metadata["default_joint_pos"], dtype=np.float64)
         self.action_scale = float(metadata["action_scale"])
         self.gait_period = metadata["gait_period"]
@@ -232,20 +219,6 @@ class MujocoRobot:
         self.data = mujoco.MjData(model)
         self.reset()
         self.start_height = float(self.data.qpos[self.root_q + 2])
-
-    @staticmethod
-    def _actuator(model: mujoco.MjModel, joint_id: int, name: str) -> int:
-        (hits,) = np.nonzero((model.actuator_trntype == mujoco.mjtTrn.mjTRN_JOINT) & (model.actuator_trnid[:, 0] == joint_id))
-        if len(hits) != 1:
-            raise UserError(f"Joint '{name}' needs exactly one actuator in the robot model, found {len(hits)}.")
-        return int(hits[0])
-
-    @staticmethod
-    def _free_joint(model: mujoco.MjModel) -> tuple[int, int]:
-        free = np.nonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)[0]
-        if len(free) != 1:
-            raise UserError("The robot model needs exactly one free joint (the floating base).")
-        return int(model.jnt_qposadr[free[0]]), int(model.jnt_dofadr[free[0]])
 
     def reset(self) -> None:
         """Base upright and still at the MJCF's start position (height: the metadata's ``default_base_height``

@@ -238,3 +238,17 @@ def test_termination_penalty_counts_falls_not_time_outs():
         _, _, dones, extras = env.step(torch.zeros(N, J))
         penalties.append(extras["log"]["Episode_Reward/termination"] if dones.any() else None)
     assert any(p is not None and p < 0 for p in penalties)
+
+
+def test_the_task_package_imports_no_simulator():
+    """Tasks see physics only through the backend interface: no module under tasks/ imports mujoco or warp."""
+    import ast
+    import pathlib
+
+    import fpo_locomotion.tasks as tasks_package
+
+    for path in pathlib.Path(tasks_package.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] in ("mujoco", "warp", "mujoco_warp") for n in names), (path, names)

@@ -9,7 +9,7 @@ import mujoco.batch
 import numpy as np
 
 from fpo_locomotion.envs.backend import BackendConfig, RobotSpec
-from fpo_locomotion.envs.mujoco_backend import actuator_ids, compile_model
+from fpo_locomotion.envs.mjcf import actuator_ids, compile_model
 
 FALLEN_HEIGHT = 0.5
 """An env whose pelvis is below this (m) restarts, as a fall termination would restart it in the env."""
@@ -24,7 +24,7 @@ def raw_physics_steps_per_second(cfg: BackendConfig, spec: RobotSpec, num_envs: 
     default pose at the default height; every control step the joint targets are
     ``q0 + action_scale * N(0, action_std^2)`` (numpy), and fallen envs restart, like the env's own episodes.
     """
-    model = compile_model(cfg, spec)
+    model = compile_model(spec, cfg.physics_dt)
     batch = mujoco.batch.Batch(model, num_envs, nthread=cfg.num_threads)
     qpos, qvel, ctrl = batch.bind("qpos"), batch.bind("qvel"), batch.bind("ctrl")
     batch.reset()
@@ -33,7 +33,7 @@ def raw_physics_steps_per_second(cfg: BackendConfig, spec: RobotSpec, num_envs: 
     start_qpos[[model.jnt_qposadr[model.joint(name).id] for name in spec.joint_names]] = spec.default_joint_pos
     qpos[:], qvel[:] = start_qpos, 0.0
     batch.forward()
-    act, q0 = actuator_ids(model, spec), np.asarray(spec.default_joint_pos)
+    act, q0 = actuator_ids(model, spec.joint_names), np.asarray(spec.default_joint_pos)
     rng = np.random.default_rng(seed)
     steps, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:

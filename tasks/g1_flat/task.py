@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import math
 
-import mujoco
-import numpy as np
 import torch
 
-from fpo_locomotion.envs.backend import Backend, RobotSpec
+from fpo_locomotion.envs.backend import Backend
 from fpo_locomotion.envs.vec_env import TaskStep
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks.g1_flat.commands import COMMAND_NAMES, VelocityCommand
@@ -26,12 +24,6 @@ from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS
 from fpo_locomotion.tasks.g1_flat.state import LEG_OFFSETS, G1State, TermContext, leg_phase, projected_gravity
 from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
 from fpo_locomotion.tasks.terms import bind_terms
-
-
-def joint_limits(spec: RobotSpec) -> torch.Tensor:
-    """(lower, upper) [J, 2] of each joint's MJCF range."""
-    model = mujoco.MjModel.from_xml_path(str(spec.model_path))
-    return torch.tensor(np.array([model.joint(name).range for name in spec.joint_names]), dtype=torch.float32)
 
 
 class G1FlatTask:
@@ -63,7 +55,7 @@ class G1FlatTask:
 
         friction = torch.ones(n, device=device)
         added_mass = torch.zeros(n, device=device)
-        self.context = TermContext(spec.joint_names, self.default_joint_pos, joint_limits(spec).to(device))
+        self.context = TermContext(spec.joint_names, self.default_joint_pos, backend.joint_limits)
         rewards = {name: entry for name, entry in cfg.rewards.items() if entry.weight != 0.0}
         self.reward_fns = bind_terms(rewards, REWARD_TERMS, "env.rewards")
         self.reward_names = list(self.reward_fns)
