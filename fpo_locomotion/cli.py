@@ -7,10 +7,15 @@ Errors caused by input (``fpo_locomotion.errors.UserError``) print one line and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import sys
+import types
+import typing
 
+from fpo_locomotion.config import TrainArgs, TrainConfig
+from fpo_locomotion.config_doc import field_docs
 from fpo_locomotion.errors import UserError
 
 
@@ -23,15 +28,41 @@ def _import_user_modules(modules: list[str]) -> None:
             raise UserError(f"--import {name}: cannot import it ({e}). Is it installed or on PYTHONPATH?") from None
 
 
-def _cmd_train(a: argparse.Namespace) -> None:
-    from fpo_locomotion.train import TrainArgs, train
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per field of dataclass ``cls``: ``--num-envs`` for ``num_envs`` (a field without a default is
+    required), typed by its annotation (``X | None`` -> X, ``tuple[str, ...]`` -> repeatable), help from its
+    docstring; ``field(metadata=...)`` may give ``choices``, ``metavar`` and another ``flag``."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType):  # X | None -> X
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
+        flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+        kwargs = {"dest": f.name, "help": docs.get(f.name), "metavar": f.metadata.get("metavar"),
+                  "choices": f.metadata.get("choices")}
+        if typing.get_origin(kind) is tuple:
+            kwargs.update(action="append", default=[], type=typing.get_args(kind)[0])
+        elif f.default is dataclasses.MISSING:
+            kwargs.update(required=True, type=kind)
+        else:
+            kwargs.update(default=f.default, type=kind)
+        parser.add_argument(flag, **kwargs)
 
-    overrides = list(a.set)
+
+def dataclass_from_flags(cls: type, namespace: argparse.Namespace):
+    """The ``cls`` instance of the parsed flags of ``add_dataclass_flags``."""
+    values = {f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _cmd_train(a: argparse.Namespace) -> None:
+    from fpo_locomotion.train import train
+
+    args = dataclass_from_flags(TrainArgs, a)
     if a.backend:
-        overrides.append(f"env.backend={a.backend}")
-    train(TrainArgs(task=a.task, algo=a.algo, num_envs=a.num_envs, max_iterations=a.max_iterations, seed=a.seed,
-                    logger=a.logger, run_name=a.run_name, resume=a.resume, device=a.device, config=a.config,
-                    overrides=tuple(overrides), log_root=a.log_root))
+        args.overrides += (f"env.backend={a.backend}",)
+    train(args)
 
 
 def _cmd_config(a: argparse.Namespace) -> None:
@@ -95,6 +126,10 @@ def _cmd_bench(a: argparse.Namespace) -> None:
         from fpo_locomotion.bench.train import bench_train
 
         bench_train(task=a.task, num_envs=a.num_envs[0] if a.num_envs else None, iterations=a.repeats)
+    elif a.what == "modes":
+        from fpo_locomotion.bench.modes import bench_modes
+
+        bench_modes(tasks=a.tasks, seeds=a.seeds, budgets=a.budgets, overrides=tuple(a.set))
     elif a.what == "env":
         from fpo_locomotion.bench.env import bench_env
 
@@ -111,22 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import a module that registers tasks of its own (repeatable)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a policy with FPO or PPO")
-    t.add_argument("--task", required=True)
-    t.add_argument("--algo", default="fpo", choices=["fpo", "ppo"])
-    t.add_argument("--backend", default=None, help="simulator backend of locomotion tasks: mujoco (CPU) or mjwarp (GPU)")
-    t.add_argument("--num-envs", type=int, default=None)
-    t.add_argument("--max-iterations", type=int, default=None)
-    t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--logger", default=None, choices=["tensorboard", "wandb"])
-    t.add_argument("--run-name", default="")
-    t.add_argument("--resume", default=None, metavar="RUN_DIR|CHECKPOINT|latest")
-    t.add_argument("--device", default="cpu", help="torch device of the learner (cpu, cuda, cuda:0)")
-    t.add_argument("--config", default=None, metavar="YAML", help="YAML file with env: and train: override sections")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config value, e.g. --set train.fpo.clip_param=0.1 (repeatable); "
-                   "fpo-loco config --task T lists every key with its type, default and meaning")
-    t.add_argument("--log-root", default="logs")
+    sections = "\n".join(f"  train.{name:<16} {doc}" for name, doc in field_docs(TrainConfig).items())
+    t = sub.add_parser("train", help="train a policy with FPO or PPO", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="config sections (--set KEY=VALUE, --config YAML; 'fpo-loco config --task T' lists every "
+                       f"key):\n  env.*                  the task's env config\n{sections}")
+    add_dataclass_flags(t, TrainArgs)
+    t.add_argument("--backend", default=None, help="simulator backend of locomotion tasks: mujoco (CPU) or mjwarp "
+                   "(GPU); short for --set env.backend=...")
     t.set_defaults(func=_cmd_train)
 
     c = sub.add_parser("config", help="list every env.* and train.* key of a task (what --set takes) with its type, "
@@ -202,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_plot_runs)
 
     b = sub.add_parser("bench", help="benchmarks: train (PPO and FPO iterations vs raw physics), learner (FPO vs PPO "
-                       "update), env (full env vs raw physics), inference (ONNX latency per K)")
-    b.add_argument("what", choices=["train", "learner", "env", "inference"])
+                       "update), env (full env vs raw physics), inference (ONNX latency per K), modes (mode keeping "
+                       "of FPO and PPO on the multimodal bandits)")
+    b.add_argument("what", choices=["train", "learner", "env", "inference", "modes"])
     b.add_argument("--task", default="G1-Flat", help="train, env: the task to time")
     b.add_argument("--num-envs", type=lambda s: [int(x) for x in s.split(",")], default=None,
                    help="learner: batch envs (default 1024); env: comma-separated sizes (default 64,256); "
@@ -213,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--num-steps", type=int, default=24, help="learner: rollout steps per env")
     b.add_argument("--epochs", type=int, default=5, help="learner: learning epochs of both algorithms")
     b.add_argument("--repeats", type=int, default=3, help="learner: timed updates; train: timed iterations per algorithm")
+    b.add_argument("--tasks", type=lambda s: s.split(","), default=None, help="modes: bandits (default: the family)")
+    b.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2], help="modes: seeds")
+    b.add_argument("--budgets", type=lambda s: [int(x) for x in s.split(",")], default=[150, 600],
+                   help="modes: training iterations at which the samples are measured")
+    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="modes: config overrides under test")
     b.set_defaults(func=_cmd_bench)
     return parser
 

@@ -113,11 +113,17 @@ POSITIVE_KEYS = ("runner.num_steps_per_env", "runner.max_iterations", "runner.sa
 @dataclass
 class TrainConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
+    """Rollout length, iterations, checkpoints, logging (rsl_rl's OnPolicyRunner)."""
     fpo: FPOConfig = field(default_factory=FPOConfig)
+    """FPO's update: objective, ratio, clip, epochs, learning rate, EMA (--algo fpo)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    """rsl_rl's PPO update (--algo ppo)."""
     flow_actor: FlowActorConfig = field(default_factory=FlowActorConfig)
+    """FPO's actor: velocity network, flow steps K, Monte-Carlo samples N (--algo fpo)."""
     gaussian_actor: GaussianActorConfig = field(default_factory=GaussianActorConfig)
+    """PPO's Gaussian actor (--algo ppo)."""
     critic: CriticConfig = field(default_factory=CriticConfig)
+    """The value network of both."""
 
     def validate(self) -> None:
         """Raise ConfigError for values of the right type that cannot work (counts < 1, a rate <= 0)."""
@@ -153,6 +159,38 @@ class TrainConfig:
         if logger == "wandb":
             logger = {"class_name": "WandbLogWriter", "project_name": runner["wandb_project"]}
         return {**runner, "logger": logger, "algorithm": algorithm, "actor": actor, "critic": critic}
+
+
+@dataclass
+class TrainArgs:
+    """What ``fpo-loco train`` takes; its flags are these fields (``cli.add_dataclass_flags``), help from the
+    docstrings."""
+
+    task: str
+    """A registered task (G1-Flat, point-mass-joystick, ...; --import registers yours)."""
+    algo: str = field(default="fpo", metadata={"choices": ALGOS})
+    """The learner: FPO (flow policy) or rsl_rl's PPO (Gaussian policy)."""
+    num_envs: int | None = None
+    """Parallel envs (default: the task's, 512 for G1-Flat)."""
+    max_iterations: int | None = None
+    """Training iterations in all (a resumed run counts the ones it did; default: train.runner.max_iterations)."""
+    seed: int | None = None
+    """Seed of torch, numpy and the env (default: train.runner.seed)."""
+    logger: str | None = field(default=None, metadata={"choices": ("tensorboard", "wandb")})
+    """Where the statistics go (default: train.runner.logger)."""
+    run_name: str = ""
+    """Appended to the run folder's name, logs/<task>/<time>_<algo>_<run_name>."""
+    resume: str | None = field(default=None, metadata={"metavar": "RUN_DIR|CHECKPOINT|latest"})
+    """A run directory or checkpoint to continue, or "latest" for the newest run of the task."""
+    device: str = "cpu"
+    """Torch device of the learner (cpu, cuda, cuda:0)."""
+    config: str | None = field(default=None, metadata={"metavar": "YAML"})
+    """YAML file with env: and train: override sections (read with yaml.safe_load)."""
+    overrides: tuple[str, ...] = field(default=(), metadata={"flag": "--set", "metavar": "KEY=VALUE"})
+    """Override one config value, e.g. --set train.fpo.clip_param=0.1 (repeatable); 'fpo-loco config --task T'
+    lists every key with its type, default and meaning."""
+    log_root: str = "logs"
+    """Folder of the runs."""
 
 
 # ---------------------------------------------------------------------------------------------- overrides

@@ -27,7 +27,6 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering; must precede the first `import mujoco`
 
 import copy
-import dataclasses
 import json
 import time
 
@@ -41,47 +40,24 @@ from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.rendering import FrameRecorder
 from fpo_locomotion.sim2sim import parse_commands, print_segments, segment_summary, write_video
 
-PLAY_SUFFIX = "-Play"
 
-
-def play_task_names(task: str) -> tuple[str, str]:
-    """(training task, Play variant) for ``task`` given as either ("G1-Flat" or "G1-Flat-Play")."""
-    from fpo_locomotion.tasks import get_task, task_names
-
-    train_name = task[: -len(PLAY_SUFFIX)] if task.endswith(PLAY_SUFFIX) else task
-    get_task(train_name)  # a clear error for an unknown task
-    play_name = train_name + PLAY_SUFFIX
-    return train_name, play_name if play_name in task_names() else train_name
-
-
-def _changed_fields(new, old) -> dict:
-    """Nested dict of the dataclass fields of ``new`` whose value differs from ``old`` (same type)."""
-    changed = {}
-    for f in dataclasses.fields(new):
-        a, b = getattr(new, f.name), getattr(old, f.name)
-        if dataclasses.is_dataclass(a):
-            sub = _changed_fields(a, b)
-            if sub:
-                changed[f.name] = sub
-        elif a != b:
-            changed[f.name] = a
-    return changed
-
-
-def play_env_config(infos: dict, train_name: str, play_name: str, schedule: list[list[float]] | None,
-                    disturbed: bool = False, overrides: dict | None = None):
-    """The checkpoint's env config with the Play variant's changes, the CPU backend, ``schedule`` rows
-    [duration_s, vx, vy, wz] (None: the Play variant's), and episodes long enough for one pass of it.
+def play_env_config(infos: dict, task: str, schedule: list[list[float]] | None, disturbed: bool = False,
+                    overrides: dict | None = None):
+    """The checkpoint's env config made the Play variant's (``TaskSpec.play`` of ``task`` or of the task it
+    plays), on the CPU backend, with ``schedule`` rows [duration_s, vx, vy, wz] (None: the Play variant's), and
+    episodes long enough for one pass of it.
 
     ``disturbed``: keep the checkpoint's randomization, pushes and observation noise, at the curriculum's final
     level. ``overrides``: a nested ``env`` dict (``--set env.KEY=VALUE``) applied last.
     """
-    from fpo_locomotion.tasks import get_task
+    from fpo_locomotion.tasks.registry import play_pair
 
-    train_default, play_default = get_task(train_name).env_cfg(), get_task(play_name).env_cfg()
-    trained = saved_env_cfg(infos, get_task(train_name))
+    train_spec, play_spec = play_pair(task)
+    train_name, play_name = train_spec.name, play_spec.name
+    trained = saved_env_cfg(infos, train_spec)
     cfg = copy.deepcopy(trained)
-    apply_overrides(cfg, _changed_fields(play_default, train_default), prefix="env.")
+    if train_spec.play is not None:
+        cfg = train_spec.play(cfg)
     if disturbed:
         if not hasattr(cfg, "domain_rand"):
             raise UserError(f"Task '{train_name}' has no disturbances (env.domain_rand) to play with.")
@@ -112,17 +88,18 @@ def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[f
 
     Raises CheckpointError for a checkpoint of another task or one whose observation/action layout differs.
     """
-    from fpo_locomotion.tasks import get_task
+    from fpo_locomotion.tasks.registry import play_pair
     from fpo_locomotion.train import env_layout, make_env
 
     loaded = load_checkpoint(checkpoint)
     infos = loaded["infos"]
-    train_name, play_name = play_task_names(task)
-    if infos.get("task") not in (train_name, play_name):
+    train_spec, play_spec = play_pair(task)
+    train_name = train_spec.name
+    if infos.get("task") not in (train_name, play_spec.name):
         raise CheckpointError(f"Checkpoint '{checkpoint}' was trained on task '{infos.get('task')}', not "
                               f"'{train_name}'. Pass --task {infos.get('task')} or a checkpoint of {train_name}.")
-    env_cfg = play_env_config(infos, train_name, play_name, schedule, disturbed, overrides)
-    env = make_env(get_task(play_name), env_cfg, num_envs, "cpu", seed)
+    env_cfg = play_env_config(infos, task, schedule, disturbed, overrides)
+    env = make_env(play_spec, env_cfg, num_envs, "cpu", seed)
     check_checkpoint_fits(infos, {**infos, **env_layout(env)}, checkpoint)  # the Play env's obs/action layout
     policy, weights = build_policy(loaded)
     return env, policy, weights, loaded
@@ -189,15 +166,15 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     if set(sections) - {"env"}:
         raise ConfigError("play takes env.* overrides only (the policy is the checkpoint's), e.g. "
                           "--set env.domain_rand.max_push_vel_xy=1.0.")
-    train_name, _ = play_task_names(task)
-    path = resolve_checkpoint(checkpoint, train_name, log_root)
+    from fpo_locomotion.tasks.registry import play_pair
+
+    train_spec, play_spec = play_pair(task)
+    path = resolve_checkpoint(checkpoint, train_spec.name, log_root)
     schedule = None
     if commands:
         schedule = [[duration or 4.0, *c] for c in parse_commands(commands)]
     elif duration is not None:
-        from fpo_locomotion.tasks import get_task
-
-        schedule = [[duration, *row[1:]] for row in get_task(play_task_names(task)[1]).env_cfg().commands.schedule]
+        schedule = [[duration, *row[1:]] for row in play_spec.env_cfg().commands.schedule]
     env, policy, weights, loaded = load_policy(path, task, num_envs, schedule, seed, disturbed, sections.get("env"))
     rows = np.array(env.cfg.commands.schedule, dtype=np.float64)  # [S, 4]
     ends = np.cumsum(rows[:, 0])
@@ -261,7 +238,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     result = {
         "checkpoint": os.path.abspath(path),
         "task": infos["task"],
-        "play_task": play_task_names(task)[1],
+        "play_task": play_spec.name,
         "algo": infos["algo"],
         "weights": weights,
         "num_envs": num_envs,

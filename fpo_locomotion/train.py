@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,28 +23,11 @@ import yaml
 
 import fpo_locomotion
 from fpo_locomotion.checkpoints import newest_checkpoint, resolve_checkpoint
-from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
+from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainArgs, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
 from fpo_locomotion.errors import ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
 from fpo_locomotion.runner import FpoRunner
 from fpo_locomotion.tasks import TaskSpec, get_task
-
-
-@dataclass
-class TrainArgs:
-    task: str
-    algo: str = "fpo"
-    num_envs: int | None = None
-    max_iterations: int | None = None
-    seed: int | None = None
-    logger: str | None = None
-    run_name: str = ""
-    resume: str | None = None
-    """A run directory or checkpoint to continue, or "latest" for the newest run of the task."""
-    device: str = "cpu"
-    config: str | None = None
-    overrides: tuple[str, ...] = ()
-    log_root: str = "logs"
 
 
 def resolve_configs(

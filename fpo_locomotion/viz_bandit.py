@@ -15,20 +15,25 @@ import torch
 from fpo_locomotion.train import make_env, make_runner, resolve_configs, seed_everything
 
 
-def train_and_sample(algo: str, seed: int, max_iterations: int | None = None, num_samples: int = 1000,
-                     overrides: tuple[str, ...] = ()) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Train ``algo`` on the bandit (no logging) and return stochastic action samples [S, 2] and mode fractions."""
-    spec, env_cfg, train_cfg = resolve_configs("bandit-multimodal", None, overrides)
+def train_and_sample(algo: str, seed: int, budgets: list[int], task: str = "bandit-multimodal",
+                     num_samples: int = 1000, overrides: tuple[str, ...] = ()) -> list[tuple[np.ndarray, list[float], float]]:
+    """Train ``algo`` on a multimodal bandit (no logging) up to each of ``budgets`` (iterations, ascending) in one
+    run; at each, (stochastic action samples [S, 2], share of them in each mode [M], share in any mode)."""
+    spec, env_cfg, train_cfg = resolve_configs(task, None, overrides)
     train_cfg.runner.seed = seed
     seed_everything(seed)
     env = make_env(spec, env_cfg, spec.default_num_envs, "cpu", seed)
     runner = make_runner(spec, env, env_cfg, train_cfg, algo, None, "cpu")
-    runner.learn(max_iterations or train_cfg.runner.max_iterations)
-    policy = runner.get_inference_policy()
-    obs = env.get_observations()[:1].expand(num_samples)
-    with torch.inference_mode():
-        actions = policy(obs, stochastic_output=True)
-    return actions.numpy(), env.mode_fractions(actions)
+    results, done = [], 0
+    for budget in budgets:
+        runner.learn(budget - done)
+        done = budget
+        policy = runner.get_inference_policy()
+        obs = env.get_observations()[:1].expand(num_samples)
+        with torch.inference_mode():
+            actions = policy(obs, stochastic_output=True)
+        results.append((actions.numpy(), *env.mode_shares(actions)))
+    return results
 
 
 def viz_bandit(out: str = "docs/bandit_modes.png", seeds: list[int] = (0, 1, 2), max_iterations: int | None = None) -> dict:
@@ -38,7 +43,7 @@ def viz_bandit(out: str = "docs/bandit_modes.png", seeds: list[int] = (0, 1, 2),
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spec, env_cfg, _ = resolve_configs("bandit-multimodal")
+    spec, env_cfg, train_cfg = resolve_configs("bandit-multimodal")
     env = make_env(spec, env_cfg, 1, "cpu", 0)
     grid = torch.linspace(-2, 2, 200)
     xx, yy = torch.meshgrid(grid, grid, indexing="xy")
@@ -49,7 +54,7 @@ def viz_bandit(out: str = "docs/bandit_modes.png", seeds: list[int] = (0, 1, 2),
     for col, seed in enumerate(seeds):
         for row, algo in enumerate(("fpo", "ppo")):
             start = time.time()
-            actions, (plus, minus, high) = train_and_sample(algo, seed, max_iterations)
+            ((actions, (plus, minus), high),) = train_and_sample(algo, seed, [max_iterations or train_cfg.runner.max_iterations])
             results[f"{algo}/seed{seed}"] = {"mode_plus": plus, "mode_minus": minus, "high_reward": high,
                                              "seconds": time.time() - start}
             print(f"{algo} seed {seed}: mode+ {plus:.0%}  mode- {minus:.0%}  high-reward {high:.0%}  "

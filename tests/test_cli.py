@@ -69,3 +69,18 @@ def test_user_task_registered_from_outside_trains_with_fpo(tmp_path):
 def test_unknown_import_module_is_reported():
     result = run_cli("--import", "not_a_module_xyz", "train", "--task", "bandit-multimodal")
     assert result.returncode == 2 and "cannot import it" in result.stderr
+
+
+def test_train_help_is_the_dataclass_documentation(capsys):
+    """Every TrainArgs field is a flag whose help is its docstring; the epilog lists the train config sections."""
+    import dataclasses
+
+    from fpo_locomotion.config import TrainArgs, TrainConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(TrainArgs):
+        assert f.metadata.get("flag", "--" + f.name.replace("_", "-")) in out
+    assert "Parallel envs (default: the task's, 512 for G1-Flat)." in out
+    assert all(f"train.{f.name}" in out for f in dataclasses.fields(TrainConfig)) and "env.*" in out

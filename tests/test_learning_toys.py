@@ -18,13 +18,13 @@ BANDIT_ITERATIONS = 120  # the task's default budget, about 1 CPU-minute per see
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fpo_keeps_both_bandit_modes(seed):
-    _, (plus, minus, high) = train_and_sample("fpo", seed, BANDIT_ITERATIONS)
+    ((_, (plus, minus), high),) = train_and_sample("fpo", seed, [BANDIT_ITERATIONS])
     assert plus >= 0.15 and minus >= 0.15 and high >= 0.85, (plus, minus, high)
 
 
 def test_gaussian_ppo_cannot_keep_both_bandit_modes():
     for seed in (0, 1, 2):
-        _, (plus, minus, high) = train_and_sample("ppo", seed, BANDIT_ITERATIONS)
+        ((_, (plus, minus), high),) = train_and_sample("ppo", seed, [BANDIT_ITERATIONS])
         assert min(plus, minus) < 0.15 or high < 0.85, (seed, plus, minus, high)
 
 

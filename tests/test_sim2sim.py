@@ -58,7 +58,7 @@ def test_sim2sim_observation_equals_the_training_env_observation(g1_export):
     checkpoint, policy = g1_export
     command = [0.5, 0.2, 0.3]
     infos = load_checkpoint(checkpoint)["infos"]
-    env = get_task("G1-Flat-Play").make_env(play_env_config(infos, "G1-Flat", "G1-Flat-Play", [[10.0, *command]]),
+    env = get_task("G1-Flat-Play").make_env(play_env_config(infos, "G1-Flat", [[10.0, *command]]),
                                             num_envs=1, device="cpu", seed=0)
     robot = MujocoRobot(read_metadata(policy))
     session = load_session(policy)

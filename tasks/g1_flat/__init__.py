@@ -4,8 +4,8 @@ Modules: ``config`` (dataclasses), ``commands``, ``state``, ``observations``, ``
 ``task`` (the task on a backend), ``env`` (``make_g1_flat_env``), ``train_config``.
 """
 
-from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig, g1_flat_play_config, upgrade_g1_flat_env_cfg
+from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig, g1_flat_play, g1_flat_play_config
 from fpo_locomotion.tasks.g1_flat.env import make_g1_flat_env
 from fpo_locomotion.tasks.g1_flat.train_config import g1_flat_train_config
 
-__all__ = ["G1FlatConfig", "g1_flat_play_config", "g1_flat_train_config", "make_g1_flat_env", "upgrade_g1_flat_env_cfg"]
+__all__ = ["G1FlatConfig", "g1_flat_play", "g1_flat_play_config", "g1_flat_train_config", "make_g1_flat_env"]

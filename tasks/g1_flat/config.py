@@ -194,8 +194,13 @@ PLAY_SCHEDULE = [
 
 
 def g1_flat_play_config() -> G1FlatConfig:
-    """``G1-Flat-Play``: the fixed command schedule, no observation noise, no randomization, no pushes."""
-    cfg = G1FlatConfig()
+    """The ``G1-Flat-Play`` config: ``g1_flat_play`` of the defaults."""
+    return g1_flat_play(G1FlatConfig())
+
+
+def g1_flat_play(cfg: G1FlatConfig) -> G1FlatConfig:
+    """``cfg`` as ``G1-Flat-Play`` (in place): the fixed command schedule, no observation noise, no
+    randomization, no pushes, episodes starting in the default pose."""
     cfg.commands.schedule = [list(row) for row in PLAY_SCHEDULE]
     cfg.observations.noise = False
     dr = cfg.domain_rand
