@@ -129,7 +129,7 @@ def _cmd_bench(a: argparse.Namespace) -> None:
     elif a.what == "modes":
         from fpo_locomotion.bench.modes import bench_modes
 
-        bench_modes(tasks=a.tasks, seeds=a.seeds, budgets=a.budgets, overrides=tuple(a.set))
+        bench_modes(tasks=a.tasks, algos=tuple(a.algos), seeds=a.seeds, budgets=a.budgets, overrides=tuple(a.set))
     elif a.what == "env":
         from fpo_locomotion.bench.env import bench_env
 
@@ -242,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=3, help="learner: timed updates; train: timed iterations per algorithm")
     b.add_argument("--tasks", type=lambda s: s.split(","), default=None, help="modes: bandits (default: the family)")
     b.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2], help="modes: seeds")
+    b.add_argument("--algos", type=lambda s: s.split(","), default=["fpo", "ppo"], help="modes: fpo, ppo or both")
     b.add_argument("--budgets", type=lambda s: [int(x) for x in s.split(",")], default=[150, 600],
                    help="modes: training iterations at which the samples are measured")
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="modes: config overrides under test")
