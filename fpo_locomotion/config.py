@@ -20,8 +20,8 @@ from fpo_locomotion.errors import ConfigError
 
 ALGOS = ("fpo", "ppo")
 CONFIG_FORMAT = 2
-"""Format of the env and train configs a checkpoint records (``infos["config_format"]``, absent: 1). 2: rewards
-and terminations are ``{func, weight, params}`` entries (``fpo_locomotion.tasks.terms``); a task reads older
+"""Format of the env and train configs a checkpoint records (``infos["config_format"]``, absent: 1). 2: rewards,
+terminations and observations are term entries (``fpo_locomotion.tasks.terms``); a task reads older
 checkpoints through its ``TaskSpec.upgrade_env_cfg``."""
 
 
