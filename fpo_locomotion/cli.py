@@ -14,7 +14,7 @@ import sys
 import types
 import typing
 
-from fpo_locomotion.config import TrainArgs, TrainConfig
+from fpo_locomotion.config import PlayArgs, TrainArgs, TrainConfig
 from fpo_locomotion.config_doc import field_docs
 from fpo_locomotion.errors import UserError
 
@@ -31,7 +31,7 @@ def _import_user_modules(modules: list[str]) -> None:
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """One flag per field of dataclass ``cls``: ``--num-envs`` for ``num_envs`` (a field without a default is
     required), typed by its annotation (``X | None`` -> X, ``tuple[str, ...]`` -> repeatable), help from its
-    docstring; ``field(metadata=...)`` may give ``choices``, ``metavar`` and another ``flag``."""
+    docstring; a bool is a switch; ``field(metadata=...)`` may give ``choices``, ``metavar`` and another ``flag``."""
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
@@ -43,6 +43,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type) -> None:
                   "choices": f.metadata.get("choices")}
         if typing.get_origin(kind) is tuple:
             kwargs.update(action="append", default=[], type=typing.get_args(kind)[0])
+        elif kind is bool:
+            kwargs.update(action="store_true", default=f.default)
+            del kwargs["metavar"], kwargs["choices"]
         elif f.default is dataclasses.MISSING:
             kwargs.update(required=True, type=kind)
         else:
@@ -103,9 +106,10 @@ def _cmd_sim2sim(a: argparse.Namespace) -> None:
 def _cmd_play(a: argparse.Namespace) -> None:
     from fpo_locomotion.play import play
 
-    play(a.checkpoint, a.task, commands=a.commands, duration=a.duration, video=a.video, num_envs=a.num_envs,
-         render=not a.no_video, viewer=a.viewer, log_root=a.log_root, fps=a.fps, disturbed=a.disturbed,
-         overrides=tuple(a.set))
+    p = dataclass_from_flags(PlayArgs, a)
+    play(p.checkpoint, p.task, commands=p.commands, duration=p.duration, video=p.video, num_envs=p.num_envs,
+         render=not p.no_video, viewer=p.viewer, log_root=p.log_root, fps=p.fps, disturbed=p.disturbed,
+         overrides=p.overrides)
 
 
 def _cmd_plot_runs(a: argparse.Namespace) -> None:
@@ -167,22 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("play", help="run a checkpoint on the task's Play variant: video, velocity plot, JSON summary")
-    p.add_argument("--task", required=True)
-    p.add_argument("--checkpoint", required=True, metavar="CHECKPOINT|RUN_DIR|latest|pretrained:NAME")
-    p.add_argument("--commands", default=None, metavar="VX,VY,WZ;...",
-                   help="command segments (default: the Play variant's schedule)")
-    p.add_argument("--duration", type=float, default=None, help="seconds per command segment (default 4 with --commands)")
-    p.add_argument("--video", default=None, metavar="OUT.mp4",
-                   help="default <run dir>/play/<checkpoint>.mp4; the plot and summary are written beside it")
-    p.add_argument("--no-video", action="store_true", help="skip rendering (plot and summary only)")
-    p.add_argument("--fps", type=float, default=25.0, help="video frame rate (rendering is the slow part on a CPU)")
-    p.add_argument("--num-envs", type=int, default=1)
-    p.add_argument("--viewer", action="store_true", help="MuJoCo's interactive viewer on env 0 (needs a display)")
-    p.add_argument("--disturbed", action="store_true",
-                   help="keep the training run's pushes, randomization and observation noise, at their final level")
-    p.add_argument("--set", action="append", default=[], metavar="env.KEY=VALUE",
-                   help="override one env config value on top, e.g. --set env.domain_rand.max_push_vel_xy=1.0")
-    p.add_argument("--log-root", default="logs")
+    add_dataclass_flags(p, PlayArgs)
     p.set_defaults(func=_cmd_play)
 
     e = sub.add_parser("export", help="export a checkpoint to ONNX (FPO: policy, denoiser; PPO: the Gaussian mean) and "

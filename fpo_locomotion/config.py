@@ -193,6 +193,36 @@ class TrainArgs:
     """Folder of the runs."""
 
 
+@dataclass
+class PlayArgs:
+    """What ``fpo-loco play`` takes (flags generated as for ``TrainArgs``)."""
+
+    task: str
+    """The trained task or its Play variant (G1-Flat or G1-Flat-Play: both play G1-Flat-Play)."""
+    checkpoint: str = field(metadata={"metavar": "CHECKPOINT|RUN_DIR|latest|pretrained:NAME"})
+    """A model_<it>.pt, a run directory (its newest checkpoint), the newest run of the task, or a shipped policy."""
+    commands: str | None = field(default=None, metadata={"metavar": "VX,VY,WZ;..."})
+    """Command segments (default: the Play variant's schedule)."""
+    duration: float | None = None
+    """Seconds per command segment (default 4 with --commands)."""
+    video: str | None = field(default=None, metadata={"metavar": "OUT.mp4"})
+    """Default <run dir>/play/<checkpoint>.mp4; the plot and summary are written beside it."""
+    no_video: bool = False
+    """Skip rendering (plot and summary only)."""
+    fps: float = 25.0
+    """Video frame rate (rendering is the slow part on a CPU)."""
+    num_envs: int = 1
+    """Robots played at once (the summary averages them; the video shows env 0)."""
+    viewer: bool = False
+    """MuJoCo's interactive viewer on env 0 (needs a display)."""
+    disturbed: bool = False
+    """Keep the training run's pushes, randomization and observation noise, at their final level."""
+    overrides: tuple[str, ...] = field(default=(), metadata={"flag": "--set", "metavar": "env.KEY=VALUE"})
+    """Override one env config value on top, e.g. --set env.domain_rand.max_push_vel_xy=1.0."""
+    log_root: str = "logs"
+    """Folder of the runs ("latest" looks there)."""
+
+
 # ---------------------------------------------------------------------------------------------- overrides
 def _check_type(value: Any, annotation: Any, key: str) -> Any:
     """Return ``value`` converted to ``annotation`` where that is lossless (int -> float), else raise ConfigError."""

@@ -84,3 +84,16 @@ def test_train_help_is_the_dataclass_documentation(capsys):
         assert f.metadata.get("flag", "--" + f.name.replace("_", "-")) in out
     assert "Parallel envs (default: the task's, 512 for G1-Flat)." in out
     assert all(f"train.{f.name}" in out for f in dataclasses.fields(TrainConfig)) and "env.*" in out
+
+
+def test_play_flags_are_the_play_args_dataclass(capsys):
+    import dataclasses
+
+    from fpo_locomotion.config import PlayArgs
+
+    with pytest.raises(SystemExit):
+        main(["play", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(PlayArgs):
+        assert f.metadata.get("flag", "--" + f.name.replace("_", "-")) in out
+    assert "--no-video Skip rendering (plot and summary only)." in out
