@@ -14,7 +14,7 @@ import sys
 import types
 import typing
 
-from fpo_locomotion.config import PlayArgs, TrainArgs, TrainConfig
+from fpo_locomotion.config import ExportArgs, PlayArgs, TrainArgs, TrainConfig
 from fpo_locomotion.config_doc import field_docs
 from fpo_locomotion.errors import UserError
 
@@ -31,7 +31,8 @@ def _import_user_modules(modules: list[str]) -> None:
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """One flag per field of dataclass ``cls``: ``--num-envs`` for ``num_envs`` (a field without a default is
     required), typed by its annotation (``X | None`` -> X, ``tuple[str, ...]`` -> repeatable), help from its
-    docstring; a bool is a switch; ``field(metadata=...)`` may give ``choices``, ``metavar`` and another ``flag``."""
+    docstring; a bool is a switch; ``field(metadata=...)`` may give ``choices``, ``metavar``, another ``flag``
+    or ``positional`` (an optional positional argument)."""
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
@@ -41,6 +42,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type) -> None:
         flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
         kwargs = {"dest": f.name, "help": docs.get(f.name), "metavar": f.metadata.get("metavar"),
                   "choices": f.metadata.get("choices")}
+        if f.metadata.get("positional"):
+            del kwargs["dest"]
+            parser.add_argument(f.name, nargs="?", default=f.default, type=kind, **kwargs)
+            continue
         if typing.get_origin(kind) is tuple:
             kwargs.update(action="append", default=[], type=typing.get_args(kind)[0])
         elif kind is bool:
@@ -91,10 +96,11 @@ def _cmd_viz_flow(a: argparse.Namespace) -> None:
 def _cmd_export(a: argparse.Namespace) -> None:
     from fpo_locomotion.export import run_export
 
-    if (a.checkpoint is None) == (a.checkpoint_opt is None):
+    e = dataclass_from_flags(ExportArgs, a)
+    if (e.checkpoint is None) == (e.checkpoint_opt is None):
         raise UserError("Name the checkpoint once: fpo-loco export CHECKPOINT or fpo-loco export --checkpoint CHECKPOINT.")
-    run_export(a.checkpoint or a.checkpoint_opt, out_dir=a.out, task=a.task, flow_steps=a.flow_steps, use_ema=not a.no_ema,
-               log_root=a.log_root)
+    run_export(e.checkpoint or e.checkpoint_opt, out_dir=e.out, task=e.task, flow_steps=e.flow_steps, use_ema=not e.no_ema,
+               log_root=e.log_root)
 
 
 def _cmd_sim2sim(a: argparse.Namespace) -> None:
@@ -176,14 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="export a checkpoint to ONNX (FPO: policy, denoiser; PPO: the Gaussian mean) and "
                        "TorchScript with deploy metadata")
-    e.add_argument("checkpoint", nargs="?", metavar="CHECKPOINT|RUN_DIR|latest|pretrained:NAME")
-    e.add_argument("--checkpoint", dest="checkpoint_opt", default=None, metavar="CHECKPOINT",
-                   help="the same, as play names it")
-    e.add_argument("--task", default=None, help="with 'latest': the task whose newest run to export")
-    e.add_argument("--out", default=None, metavar="DIR", help="default <run dir>/exported")
-    e.add_argument("--flow-steps", type=int, default=None, help="K of the exported sampler (default: the training K)")
-    e.add_argument("--no-ema", action="store_true", help="export the trained actor instead of its EMA")
-    e.add_argument("--log-root", default="logs")
+    add_dataclass_flags(e, ExportArgs)
     e.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("sim2sim", help="run an exported policy.onnx in MuJoCo with onnxruntime only (no torch)")

@@ -223,6 +223,27 @@ class PlayArgs:
     """Folder of the runs ("latest" looks there)."""
 
 
+@dataclass
+class ExportArgs:
+    """What ``fpo-loco export`` takes (flags generated as for ``TrainArgs``)."""
+
+    checkpoint: str | None = field(default=None, metadata={"positional": True,
+                                                           "metavar": "CHECKPOINT|RUN_DIR|latest|pretrained:NAME"})
+    """The checkpoint to export: a model_<it>.pt, a run directory, the newest run of --task, or a shipped policy."""
+    checkpoint_opt: str | None = field(default=None, metadata={"flag": "--checkpoint", "metavar": "CHECKPOINT"})
+    """The same, as play names it."""
+    task: str | None = None
+    """With 'latest': the task whose newest run to export."""
+    out: str | None = field(default=None, metadata={"metavar": "DIR"})
+    """Default <run dir>/exported."""
+    flow_steps: int | None = None
+    """K of the exported sampler (default: the training K)."""
+    no_ema: bool = False
+    """Export the trained actor instead of its EMA."""
+    log_root: str = "logs"
+    """Folder of the runs ("latest" looks there)."""
+
+
 # ---------------------------------------------------------------------------------------------- overrides
 def _check_type(value: Any, annotation: Any, key: str) -> Any:
     """Return ``value`` converted to ``annotation`` where that is lossless (int -> float), else raise ConfigError."""
