@@ -1,5 +1,6 @@
 """The fpo-loco command line: bad input gets one clear line and exit status 2; user tasks register from outside."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import textwrap
 import pytest
 
 from fpo_locomotion.cli import main
+from fpo_locomotion.config import ExportArgs, PlayArgs, TrainArgs, TrainConfig
 
 
 def run_cli(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
@@ -71,29 +73,19 @@ def test_unknown_import_module_is_reported():
     assert result.returncode == 2 and "cannot import it" in result.stderr
 
 
-def test_train_help_is_the_dataclass_documentation(capsys):
-    """Every TrainArgs field is a flag whose help is its docstring; the epilog lists the train config sections."""
-    import dataclasses
-
-    from fpo_locomotion.config import TrainArgs, TrainConfig
-
+@pytest.mark.parametrize(("command", "args_class", "sample"), [
+    ("train", TrainArgs, "--num-envs NUM_ENVS Parallel envs (default: the task's, 512 for G1-Flat)."),
+    ("play", PlayArgs, "--no-video Skip rendering (plot and summary only)."),
+    ("export", ExportArgs, "--no-ema Export the trained actor instead of its EMA."),
+])
+def test_help_is_the_args_dataclass_documentation(capsys, command, args_class, sample):
+    """Every field of the command's dataclass is a flag (or the positional) whose help is its docstring."""
     with pytest.raises(SystemExit):
-        main(["train", "--help"])
+        main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    for f in dataclasses.fields(TrainArgs):
-        assert f.metadata.get("flag", "--" + f.name.replace("_", "-")) in out
-    assert "Parallel envs (default: the task's, 512 for G1-Flat)." in out
-    assert all(f"train.{f.name}" in out for f in dataclasses.fields(TrainConfig)) and "env.*" in out
-
-
-def test_play_flags_are_the_play_args_dataclass(capsys):
-    import dataclasses
-
-    from fpo_locomotion.config import PlayArgs
-
-    with pytest.raises(SystemExit):
-        main(["play", "--help"])
-    out = " ".join(capsys.readouterr().out.split())
-    for f in dataclasses.fields(PlayArgs):
-        assert f.metadata.get("flag", "--" + f.name.replace("_", "-")) in out
-    assert "--no-video Skip rendering (plot and summary only)." in out
+    for f in dataclasses.fields(args_class):
+        assert f.metadata.get("metavar", "") in out if f.metadata.get("positional") else \
+            f.metadata.get("flag", "--" + f.name.replace("_", "-")) in out
+    assert sample in out
+    if command == "train":  # the epilog lists the config sections
+        assert all(f"train.{f.name}" in out for f in dataclasses.fields(TrainConfig)) and "env.*" in out
