@@ -15,11 +15,12 @@ task is built).
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from rsl_rl.utils import resolve_callable
 
 from fpo_locomotion.errors import ConfigError
 
@@ -57,16 +58,18 @@ def resolve_term(func: str, builtins: dict[str, Callable], key: str) -> Callable
     if func in builtins:
         return builtins[func]
     valid = f"built-in terms: {', '.join(builtins)}; or 'module:function' of your own"
-    module_name, sep, name = func.partition(":")
+    module_name, sep, name = func.rpartition(":")
     if not sep or not module_name or not name:
         raise ConfigError(f"Config key '{key}.func': unknown term '{func}'. Valid: {valid}.")
     try:
-        module = importlib.import_module(module_name)
+        fn = resolve_callable(func)  # rsl_rl's resolution of class_name strings
     except ImportError as e:
         raise ConfigError(f"Config key '{key}.func': cannot import module '{module_name}' ({e}). Valid: {valid}.") from None
-    fn = getattr(module, name, None)
+    except AttributeError:
+        fn = None
     if not callable(fn):
-        raise ConfigError(f"Config key '{key}.func': module '{module_name}' has no function '{name}'.")
+        raise ConfigError(f"Config key '{key}.func': module '{module_name}' has no function '{name}'; check the "
+                          "name after the ':'.")
     return fn
 
 

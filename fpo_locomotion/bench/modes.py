@@ -19,8 +19,8 @@ def bench_modes(tasks: list[str] | None = None, algos: tuple[str, ...] = ("fpo",
                 budgets: list[int] = (150, 600), overrides: tuple[str, ...] = (), min_share: float = 0.2,
                 min_in_mode: float = 0.8) -> list[dict]:
     """Print one line per (task, algo, seed, budget) and a pass count per (task, algo, budget); return the rows."""
-    rows = []
-    for task in tasks or list(BANDIT_FAMILY):
+    rows, tasks = [], tasks or list(BANDIT_FAMILY)
+    for task in tasks:
         for algo in algos:
             for seed in seeds:
                 start = time.time()
@@ -33,7 +33,7 @@ def bench_modes(tasks: list[str] | None = None, algos: tuple[str, ...] = ("fpo",
                           + " ".join(f"{s:4.0%}" for s in shares) + f" | in a mode {in_mode:4.0%} | "
                           f"{'pass' if passed else 'FAIL'}  ({time.time() - start:.0f} s)", flush=True)
     print(f"\nmode keeping (every mode >= {min_share:.0%}, all modes >= {min_in_mode:.0%}), seeds passed:")
-    for task in tasks or list(BANDIT_FAMILY):
+    for task in tasks:
         for algo in algos:
             cells = []
             for budget in sorted(budgets):

@@ -127,8 +127,7 @@ class Observations:
         sizes = [int(fn(s, p).shape[1]) for fn in self.policy_terms.values()]
         noise = [entry.noise if cfg.noise else 0.0 for entry in cfg.policy.values()]
         self.layout = [
-            {"name": name, "size": size, "scale": _json_scale(entry.scale), "unit": _deploy(entry)[0],
-             "definition": _deploy(entry)[1], "training_noise": float(n)}
+            {"name": name, "size": size, "scale": _json_scale(entry.scale), **_deploy(entry), "training_noise": float(n)}
             for (name, entry), size, n in zip(cfg.policy.items(), sizes, noise)
         ]
         """Policy terms in order: name, size, scale (obs = scale * value), unit and definition of the value,
@@ -153,12 +152,13 @@ class Observations:
         return {"policy": policy, "critic": torch.cat([clean, privileged], dim=1)}
 
 
-def _deploy(entry: ObsTermConfig) -> tuple[str, str]:
-    """(unit, definition) of a policy term: the built-in's, or the first line of a user function's docstring."""
+def _deploy(entry: ObsTermConfig) -> dict[str, str]:
+    """{"unit", "definition"} of a policy term: the built-in's, or the first line of a user function's docstring."""
     if entry.func in DEPLOY_DEFINITIONS:
-        return DEPLOY_DEFINITIONS[entry.func]
+        unit, definition = DEPLOY_DEFINITIONS[entry.func]
+        return {"unit": unit, "definition": definition}
     doc = (resolve_term(entry.func, OBS_TERMS, "env.observations.policy").__doc__ or "").strip()
-    return "", doc.splitlines()[0] if doc else ""
+    return {"unit": "", "definition": doc.splitlines()[0] if doc else ""}
 
 
 def _json_scale(scale: float | list[float]) -> float | list[float]:

@@ -82,8 +82,7 @@ def torques(s: G1State, c: TermContext) -> torch.Tensor:
 def joint_pos_limits(s: G1State, c: TermContext, soft: float = 0.9) -> torch.Tensor:
     """Sum over joints of the distance (rad) by which q is outside its soft limits: the fraction ``soft`` of each
     joint's range, about its middle."""
-    middle, half = c.joint_limits.mean(dim=1), 0.5 * (c.joint_limits[:, 1] - c.joint_limits[:, 0]) * soft
-    lower, upper = middle - half, middle + half
+    lower, upper = c.soft_joint_limits(soft).unbind(dim=1)
     return ((lower - s.joint_pos).clamp(min=0) + (s.joint_pos - upper).clamp(min=0)).sum(dim=1)
 
 

@@ -53,17 +53,26 @@ class TermContext:
     joint_names: list[str]            # [J] in action order
     default_joint_pos: torch.Tensor   # [J]
     joint_limits: torch.Tensor        # [J, 2] (lower, upper) of the MJCF joint ranges
-    _ids: dict = field(default_factory=dict, init=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
+    """Derived constants, computed once per argument: the terms' hot path only looks them up."""
 
     def joint_ids(self, names: list[str]) -> torch.Tensor:
         """[K] int64 indices of the joints ``names`` (looked up once per list of names)."""
-        key = tuple(names)
-        if key not in self._ids:
-            unknown = [n for n in key if n not in self.joint_names]
+        key = ("joint_ids", *names)
+        if key not in self._cache:
+            unknown = [n for n in names if n not in self.joint_names]
             if unknown:
                 raise ConfigError(f"Unknown joint(s) {unknown}. The robot's joints: {', '.join(self.joint_names)}.")
-            self._ids[key] = torch.tensor([self.joint_names.index(n) for n in key], device=self.default_joint_pos.device)
-        return self._ids[key]
+            self._cache[key] = torch.tensor([self.joint_names.index(n) for n in names], device=self.default_joint_pos.device)
+        return self._cache[key]
+
+    def soft_joint_limits(self, soft: float) -> torch.Tensor:
+        """[J, 2] (lower, upper): the fraction ``soft`` of each joint's range, about its middle (computed once)."""
+        key = ("soft_joint_limits", soft)
+        if key not in self._cache:
+            middle, half = self.joint_limits.mean(dim=1), 0.5 * (self.joint_limits[:, 1] - self.joint_limits[:, 0]) * soft
+            self._cache[key] = torch.stack([middle - half, middle + half], dim=1)
+        return self._cache[key]
 
 
 # Each quantity below is a few entries of the base's rotation matrix R, i.e. one matmul of the quaternion's 16
