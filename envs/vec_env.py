@@ -19,9 +19,13 @@ One ``step(actions)``:
     (a fall reason of the task, or ``time_out``); several fall reasons can hold at once;
   - ``Metrics/<name>`` from the task (e.g. velocity tracking errors), averaged over envs;
   - ``Perf/physics_ms`` (``backend.step`` and ``backend.reset``) and ``Perf/task_ms`` (everything else in
-    ``step``), wall ms;
+    ``step``), wall ms: always on the CPU; on a GPU only with ``profile_steps`` (timing a step there needs two
+    device synchronizations, which stall the queue of kernels);
   - ``Metrics/nonfinite_envs``: envs whose actions, physics state, reward or observations were not finite
     this step. They are terminated (reward 0) and restarted, so NaN never reaches the learner.
+Logged values stay tensors on the env's device (rsl_rl's logger averages them once per iteration), so logging
+adds no host synchronization; what remains per step are the index sets of envs to restart (``nonzero``, as in
+Isaac Lab and mjlab) and the finite-observation check.
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class LocomotionTask(Protocol):
 class LocomotionVecEnv(VecEnv):
     """N envs of ``task`` on ``backend``; observation groups "policy" and "critic", rsl_rl auto-reset."""
 
-    def __init__(self, backend: Backend, physics: BackendConfig, task: LocomotionTask):
+    def __init__(self, backend: Backend, physics: BackendConfig, task: LocomotionTask, profile_steps: bool = False):
         self.backend, self.physics, self.task = backend, physics, task
         self.cfg = task.cfg
         self.num_envs = backend.num_envs
@@ -109,7 +113,9 @@ class LocomotionVecEnv(VecEnv):
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self._default_joint_pos = torch.tensor(backend.spec.default_joint_pos, device=self.device)
         self._episode_sums = torch.zeros(len(task.reward_names), self.num_envs, device=self.device)  # [T, N]
-        self._sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        self._timed = self.device.type == "cpu" or profile_steps
+        """Log ``Perf/*`` per step: free on the CPU, two synchronizations per step on a GPU."""
+        self._sync = torch.cuda.synchronize if self.device.type == "cuda" and profile_steps else (lambda: None)
         self._reset(torch.arange(self.num_envs, device=self.device))
         task.post_step(self.episode_length_buf)
 
@@ -165,11 +171,12 @@ class LocomotionVecEnv(VecEnv):
             reset_s += self._reset(bad_ids)
             dones[bad_ids], reward[bad_ids], nonfinite[bad_ids] = True, 0.0, True
             obs = self.get_observations()
-        self._sync()
-        end = time.perf_counter()
-        log["Metrics/nonfinite_envs"] = nonfinite.sum().item()
-        log["Perf/physics_ms"] = 1e3 * (physics_end - start + reset_s)
-        log["Perf/task_ms"] = 1e3 * (end - physics_end - reset_s)
+        log["Metrics/nonfinite_envs"] = nonfinite.sum(dtype=torch.float32)
+        if self._timed:
+            self._sync()
+            end = time.perf_counter()
+            log["Perf/physics_ms"] = 1e3 * (physics_end - start + reset_s)
+            log["Perf/task_ms"] = 1e3 * (end - physics_end - reset_s)
         extras = {"time_outs": time_outs.float(), "log": log}
         return obs, reward, dones.long(), extras
 
@@ -190,14 +197,14 @@ class LocomotionVecEnv(VecEnv):
         self.episode_length_buf[env_ids] = 0
         return seconds
 
-    def _episode_log(self, env_ids: torch.Tensor, out: TaskStep, time_outs: torch.Tensor) -> dict[str, float]:
+    def _episode_log(self, env_ids: torch.Tensor, out: TaskStep, time_outs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Episode statistics of the envs ``env_ids`` [M] that end now; their reward sums restart at 0."""
         rewards = self._episode_sums[:, env_ids].mean(dim=1) / self.max_episode_length_s
         self._episode_sums[:, env_ids] = 0.0
         reasons = torch.cat([out.terminations[:, env_ids], time_outs[None, env_ids]]).float().mean(dim=1)
-        log = {f"Episode_Reward/{name}": v for name, v in zip(self.task.reward_names, rewards.tolist())}
+        log = {f"Episode_Reward/{name}": v for name, v in zip(self.task.reward_names, rewards.unbind())}
         log.update({f"Episode_Termination/{name}": v
-                    for name, v in zip([*self.task.termination_names, "time_out"], reasons.tolist())})
+                    for name, v in zip([*self.task.termination_names, "time_out"], reasons.unbind())})
         return log
 
     def deploy_metadata(self) -> dict:

@@ -77,23 +77,27 @@ def raw_backend_steps_per_second(num_envs: int, device: str, seconds: float) -> 
 
 
 def full_env_steps_per_second(num_envs: int, device: str, steps: int) -> dict:
-    """Env-steps/s of ``G1-Flat`` on the mjwarp backend under N(0, 0.5) actions (falls and resets included)."""
+    """Env-steps/s of ``G1-Flat`` on the mjwarp backend under N(0, 0.5) actions (falls and resets included),
+    without and with ``profile_steps`` (per-step ``Perf/*`` timing: two device synchronizations per step)."""
     from fpo_locomotion.tasks import get_task
 
     spec = get_task("G1-Flat")
-    cfg = spec.env_cfg()
-    cfg.backend = "mjwarp"
-    env = spec.make_env(cfg, num_envs=num_envs, device=device, seed=0)
-    with torch.inference_mode():
-        actions = 0.5 * torch.randn(16, num_envs, env.num_actions, device=env.device)
-        env.step(actions[0])  # warm-up: graph captures
-        _sync(device)
-        start = time.perf_counter()
-        for i in range(steps):
-            env.step(actions[i % 16])
-        _sync(device)
-        elapsed = time.perf_counter() - start
-    return {"env_steps_per_s": steps * num_envs / elapsed}
+    result = {}
+    for profile in (False, True):
+        cfg = spec.env_cfg()
+        cfg.backend, cfg.profile_steps = "mjwarp", profile
+        env = spec.make_env(cfg, num_envs=num_envs, device=device, seed=0)
+        with torch.inference_mode():
+            actions = 0.5 * torch.randn(16, num_envs, env.num_actions, device=env.device)
+            env.step(actions[0])  # warm-up: graph captures
+            _sync(device)
+            start = time.perf_counter()
+            for i in range(steps):
+                env.step(actions[i % 16])
+            _sync(device)
+            elapsed = time.perf_counter() - start
+        result["env_steps_per_s_profiled" if profile else "env_steps_per_s"] = steps * num_envs / elapsed
+    return result
 
 
 def fpo_iteration_times(num_envs: int, device: str, iterations: int) -> dict:

@@ -161,6 +161,9 @@ class G1FlatConfig:
     """Physics backend: "mujoco" (CPU) or "mjwarp" (GPU, ``pip install ".[gpu]"``)."""
     num_threads: int = 0
     """CPU threads of the mujoco backend; 0 uses every core."""
+    profile_steps: bool = False
+    """On a GPU, log ``Perf/physics_ms`` and ``Perf/task_ms`` every env step (two device synchronizations per step);
+    the CPU logs them always."""
     physics_dt: float = 0.005
     decimation: int = 4
     episode_length_s: float = 20.0

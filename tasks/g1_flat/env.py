@@ -18,4 +18,4 @@ def make_g1_flat_env(cfg: G1FlatConfig, num_envs: int, device: str = "cpu", seed
     physics = BackendConfig(physics_dt=cfg.physics_dt, decimation=cfg.decimation, num_threads=cfg.num_threads)
     backend = make_backend(cfg.backend, physics, get_robot(cfg.robot), num_envs, device, seed)
     task = G1FlatTask("G1-Flat", cfg, backend, seed=seed)
-    return LocomotionVecEnv(backend, physics, task)
+    return LocomotionVecEnv(backend, physics, task, profile_steps=cfg.profile_steps)
