@@ -57,7 +57,6 @@ class TaskStep(NamedTuple):
 class LocomotionTask(Protocol):
     """What ``LocomotionVecEnv`` needs from a task (tensors on the backend's device)."""
 
-    name: str
     cfg: Any
     action_scale: float
     episode_length_s: float
@@ -212,7 +211,6 @@ class LocomotionVecEnv(VecEnv):
         actions (JSON-serializable; joint lists in action order)."""
         spec, task = self.backend.spec, self.task
         return {
-            "task": task.name,
             "joint_names": list(spec.joint_names),
             "default_joint_pos": [float(x) for x in spec.default_joint_pos],
             "kp": [float(x) for x in spec.kp],

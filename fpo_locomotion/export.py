@@ -68,10 +68,10 @@ def make_task_env(infos: dict, num_envs: int = 1, seed: int = 0):
 
 
 def export_metadata(infos: dict, obs_dim: int, action_dim: int, policy: dict, env=None) -> dict:
-    """Deploy metadata (plain JSON types): the env's ``deploy_metadata()`` (or ``{"task"}``) + the policy's facts
+    """Deploy metadata (plain JSON types): the checkpoint's task, the env's ``deploy_metadata()`` + the policy's facts
     (``policy``: ``policy_type``, ``weights`` and, for a flow, its sampler)."""
     env = env if env is not None else make_task_env(infos)
-    deploy = env.deploy_metadata() if hasattr(env, "deploy_metadata") else {"task": infos["task"]}
+    deploy = {"task": infos["task"], **(env.deploy_metadata() if hasattr(env, "deploy_metadata") else {})}
     deploy = json.loads(json.dumps(deploy))  # plain types, and a clear error below if it is not serializable
     terms = deploy.get("observation_terms")
     if terms is not None and sum(int(t["size"]) for t in terms) != obs_dim:

@@ -11,15 +11,16 @@ import torch
 
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks import get_task
-from fpo_locomotion.tasks.g1_flat.commands import VelocityCommand
-from fpo_locomotion.tasks.g1_flat.config import CommandsConfig, G1FlatConfig, g1_flat_play_config
-from fpo_locomotion.tasks.g1_flat.env import make_g1_flat_env
-from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS, track_ang_vel_z, track_lin_vel_xy
-from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
+from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig, g1_flat_play_config
+from fpo_locomotion.tasks.velocity.commands import VelocityCommand
+from fpo_locomotion.tasks.velocity.config import CommandsConfig
+from fpo_locomotion.tasks.velocity.env import make_velocity_env
+from fpo_locomotion.tasks.velocity.rewards import REWARD_TERMS, track_ang_vel_z, track_lin_vel_xy
+from fpo_locomotion.tasks.velocity.terminations import TERMINATION_TERMS
 from fpo_locomotion.train import TrainArgs, train
 
 N, J = 4, 12
-DEPLOY_KEYS = {"task", "joint_names", "default_joint_pos", "kp", "kd", "effort_limit", "action_scale", "control_dt",
+DEPLOY_KEYS = {"joint_names", "default_joint_pos", "kp", "kd", "effort_limit", "action_scale", "control_dt",
                "physics_dt", "decimation", "observation_terms", "command_names", "command_ranges", "gait_period",
                "gait_clock", "commands", "control_law", "model", "model_origin", "model_sha256"}
 
@@ -27,7 +28,7 @@ DEPLOY_KEYS = {"task", "joint_names", "default_joint_pos", "kp", "kd", "effort_l
 def make(cfg: G1FlatConfig | None = None, num_envs: int = N, seed: int = 0):
     cfg = cfg or G1FlatConfig()
     cfg.num_threads = 1
-    return make_g1_flat_env(cfg, num_envs=num_envs, seed=seed)
+    return make_velocity_env(cfg, num_envs=num_envs, seed=seed)
 
 
 def random_actions(steps: int, num_envs: int = N, std: float = 0.3, seed: int = 1) -> torch.Tensor:

@@ -18,7 +18,8 @@ def test_wheel_installs_envs_and_tasks_under_the_package_namespace(tmp_path):
     assert "fpo_locomotion/resources/unitree_g1/g1_12dof.xml" in names
     for name in ("fpo", "ppo"):  # the shipped policies travel with the package
         assert {f"fpo_locomotion/resources/pretrained/{name}/{f}" for f in ("model.pt", "policy.onnx")} <= set(names)
-    for module in ("envs/backend.py", "envs/mujoco_backend.py", "tasks/registry.py", "tasks/g1_flat/env.py"):
+    for module in ("envs/backend.py", "envs/mujoco_backend.py", "tasks/registry.py", "tasks/velocity/env.py",
+                   "tasks/g1_flat/config.py"):
         assert f"fpo_locomotion/{module}" in names, module
 
     target = tmp_path / "site"

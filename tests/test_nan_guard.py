@@ -6,7 +6,7 @@ import torch
 from helpers import collect_rollout
 
 from fpo_locomotion.tasks.g1_flat.config import g1_flat_play_config
-from fpo_locomotion.tasks.g1_flat.env import make_g1_flat_env
+from fpo_locomotion.tasks.velocity.env import make_velocity_env
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
 
@@ -15,7 +15,7 @@ def all_finite(obs) -> bool:
 
 
 def test_nan_in_backend_state_restarts_only_that_env():
-    env = make_g1_flat_env(g1_flat_play_config(), num_envs=4, seed=0)
+    env = make_velocity_env(g1_flat_play_config(), num_envs=4, seed=0)
     step = env.backend.step
 
     def step_then_corrupt_env_1(targets):
@@ -31,7 +31,7 @@ def test_nan_in_backend_state_restarts_only_that_env():
 
 
 def test_nan_actions_restart_only_that_env():
-    env = make_g1_flat_env(g1_flat_play_config(), num_envs=3, seed=0)
+    env = make_velocity_env(g1_flat_play_config(), num_envs=3, seed=0)
     actions = torch.zeros(3, env.num_actions)
     actions[2, 0] = float("inf")
     obs, rewards, dones, extras = env.step(actions)

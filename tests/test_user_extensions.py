@@ -18,8 +18,9 @@ USER_MODULE = '''
     import torch
 
     from fpo_locomotion.tasks import TaskSpec, register_task
-    from fpo_locomotion.tasks.g1_flat import G1FlatConfig, g1_flat_train_config, make_g1_flat_env
+    from fpo_locomotion.tasks.g1_flat import G1FlatConfig, g1_flat_train_config
     from fpo_locomotion.tasks.terms import RewardTermConfig
+    from fpo_locomotion.tasks.velocity import make_velocity_env
 
 
     def feet_apart(s, c, min_distance=0.2):
@@ -41,7 +42,7 @@ USER_MODULE = '''
         return cfg
 
 
-    register_task(TaskSpec("G1-Flat-my-terms", make_g1_flat_env, env_cfg, g1_flat_train_config, 8))
+    register_task(TaskSpec("G1-Flat-my-terms", make_velocity_env, env_cfg, g1_flat_train_config, 8))
 '''
 
 ROBOT_MODULE = '''
@@ -49,7 +50,8 @@ ROBOT_MODULE = '''
 
     from fpo_locomotion.envs.robots import G1_12DOF, register_robot
     from fpo_locomotion.tasks import TaskSpec, register_task
-    from fpo_locomotion.tasks.g1_flat import G1FlatConfig, g1_flat_train_config, make_g1_flat_env
+    from fpo_locomotion.tasks.g1_flat import g1_flat_train_config
+    from fpo_locomotion.tasks.velocity import VelocityEnvConfig, make_velocity_env, velocity_play, velocity_rewards
 
     # The G1 with 20% stiffer knees and a deeper crouch as its default pose.
     crouch = {"hip_pitch": -0.2, "knee": 0.45, "ankle_pitch": -0.25}
@@ -58,13 +60,15 @@ ROBOT_MODULE = '''
         default_joint_pos=[next((v for k, v in crouch.items() if f"_{k}_" in name), 0.0) for name in G1_12DOF.joint_names]))
 
 
-    def env_cfg():
-        cfg = G1FlatConfig()
-        cfg.robot = "g1_stiff_knees"
-        return cfg
+    @dataclasses.dataclass
+    class StiffKneesConfig(VelocityEnvConfig):
+        robot: str = "g1_stiff_knees"
+        rewards: dict = dataclasses.field(default_factory=lambda: velocity_rewards(
+            base_height=0.74, hip_joints=["left_hip_roll_joint", "right_hip_roll_joint"]))
 
 
-    register_task(TaskSpec("G1-Flat-stiff-knees", make_g1_flat_env, env_cfg, g1_flat_train_config, 8))
+    register_task(TaskSpec("G1-Flat-stiff-knees", make_velocity_env, StiffKneesConfig, g1_flat_train_config, 8,
+                           play=velocity_play))
 '''
 
 
@@ -110,6 +114,8 @@ def test_a_robot_variant_from_a_user_module_trains(tmp_path, monkeypatch):
     meta = env.deploy_metadata()
     assert meta["kp"][3] == pytest.approx(150.0 * 1.2) and meta["kp"][0] == 100.0  # left knee, left hip pitch
     assert meta["default_joint_pos"][:6] == pytest.approx([-0.2, 0.0, 0.0, 0.45, -0.25, 0.0])
+    assert env.task.cfg.rewards["base_height"].params == {"target": 0.74}
+    assert get_task("G1-Flat-stiff-knees-Play").env_cfg().commands.schedule  # its Play variant came with it
 
 
 def test_set_reweights_removes_and_adds_terms():

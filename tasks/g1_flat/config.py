@@ -1,217 +1,37 @@
-"""Configuration of the ``G1-Flat`` task (Unitree G1, 12 leg joints, flat floor, joystick velocity commands).
-
-Defaults follow the legged_gym / unitree_rl_gym G1 recipe (``../shared/assets/unitree_g1/README.md``);
-``g1_flat_play_config`` is the ``G1-Flat-Play`` variant: a fixed command schedule and no noise,
-randomization or pushes. Every field can be overridden with ``--set env.<section>.<field>=value``.
+"""Configuration of the ``G1-Flat`` task: the velocity task (``tasks/velocity``) with the Unitree G1 (12 leg
+joints) and its numbers. Defaults follow the legged_gym / unitree_rl_gym G1 recipe, changed where README
+"What made it walk" says; ``G1-Flat-Play`` is ``velocity_play`` of it.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
-from fpo_locomotion.tasks.terms import ObsTermConfig, RewardTermConfig, TermConfig
-
-
-@dataclass
-class CommandsConfig:
-    """Joystick commands (vx, vy in the base frame, m/s; yaw rate, rad/s), resampled per env."""
-
-    lin_vel_x: tuple[float, float] = field(default_factory=lambda: [-0.6, 1.1])
-    lin_vel_y: tuple[float, float] = field(default_factory=lambda: [-0.6, 0.6])
-    ang_vel_yaw: tuple[float, float] = field(default_factory=lambda: [-1.1, 1.1])
-    """Range of the yaw-rate command; heading mode clips its yaw rate to it too."""
-    heading: tuple[float, float] = field(default_factory=lambda: [-math.pi, math.pi])
-    rel_heading_envs: float = 0.0
-    """Fraction of the moving envs in heading mode: yaw rate = clip(heading_stiffness * (heading - yaw))."""
-    heading_stiffness: float = 0.5
-    rel_standing_envs: float = 0.1
-    """Fraction of envs commanded to stand still (all three commands 0)."""
-    min_lin_vel: float = 0.2
-    """A sampled |(vx, vy)| at or below this becomes 0 (legged_gym)."""
-    standing_command: float = 0.1
-    """An env whose |command| is below this is commanded to stand (gait rewards expect both feet down)."""
-    resampling_time_s: float = 10.0
-    schedule: list[list[float]] = field(default_factory=list)
-    """If not empty: rows [duration_s, vx, vy, yaw_rate], played in a loop from each episode's start, the same
-    for every env, instead of random sampling (``G1-Flat-Play``)."""
-
-
-def _obs(name: str, scale: float | list[float] = 1.0, noise: float = 0.0) -> ObsTermConfig:
-    return ObsTermConfig(func=name, scale=scale, noise=noise)
-
-
-@dataclass
-class ObservationsConfig:
-    """Observation terms (``observations.py``) as ``{func, scale, noise, params}`` entries, in order."""
-
-    policy: dict[str, ObsTermConfig] = field(default_factory=lambda: {
-        "base_ang_vel": _obs("base_ang_vel", 0.25, noise=0.2),
-        "projected_gravity": _obs("projected_gravity", 1.0, noise=0.05),
-        "command": _obs("command", [2.0, 2.0, 0.25]),
-        "joint_pos": _obs("joint_pos", 1.0, noise=0.01),
-        "joint_vel": _obs("joint_vel", 0.05, noise=1.5),
-        "last_action": _obs("last_action"),
-        "gait_phase": _obs("gait_phase"),
-    })
-    """The actor's (and the robot's) observation; the noise grows with the disturbance level
-    (``DomainRandConfig.curriculum_steps``)."""
-    critic: dict[str, ObsTermConfig] = field(default_factory=lambda: {
-        "base_lin_vel": _obs("base_lin_vel", 2.0),
-        "base_height": _obs("base_height"),
-        "foot_height": _obs("foot_height"),
-        "foot_contact_force": _obs("foot_contact_force", 0.005),
-        "friction": _obs("friction"),
-        "added_base_mass": _obs("added_base_mass"),
-    })
-    """Privileged terms the critic sees after the policy terms (without their noise)."""
-    noise: bool = True
-    """Add the policy terms' noise (off in ``G1-Flat-Play``)."""
-
-
-@dataclass
-class DomainRandConfig:
-    """Per-env physics randomization, drawn anew at every episode start, and pushes, both grown by a curriculum.
-
-    The disturbance level L rises linearly from 0 to 1 over ``curriculum_steps``; every range below is the
-    final one (L = 1), at level L it shrinks towards its nominal value (friction 1, added mass 0, gain scale 1,
-    push 0, observation noise 0): ``nominal + L * (end - nominal)``.
-    """
-
-    curriculum_steps: tuple[int, int] = field(default_factory=lambda: [12000, 24000])
-    """Control steps of the env (each env steps once per step; an rsl_rl iteration is ``num_steps_per_env``
-    of them) at which the disturbance level starts to rise from 0 and reaches 1. ``[0, 0]``: full at once."""
-    randomize_friction: bool = True
-    friction_range: tuple[float, float] = field(default_factory=lambda: [0.3, 1.25])
-    randomize_base_mass: bool = True
-    added_mass_range: tuple[float, float] = field(default_factory=lambda: [-1.0, 3.0])
-    """kg added to the pelvis (which carries torso, arms and head)."""
-    randomize_pd_gains: bool = True
-    kp_scale_range: tuple[float, float] = field(default_factory=lambda: [0.9, 1.1])
-    kd_scale_range: tuple[float, float] = field(default_factory=lambda: [0.9, 1.1])
-    push_robots: bool = True
-    push_interval_s: float = 5.0
-    """Each env is pushed every this many seconds of its episode."""
-    max_push_vel_xy: float = 0.5
-    """A push adds U[-max, max] m/s to each of the base's world x and y velocities."""
-
-
-@dataclass
-class ResetConfig:
-    """Initial state of an episode: default pose and height, perturbed."""
-
-    joint_pos_scale: tuple[float, float] = field(default_factory=lambda: [0.5, 1.5])
-    """Joint positions are q0 * U[lo, hi] per joint (legged_gym; joints with q0 = 0 start at 0)."""
-    root_vel: float = 0.5
-    """Each of the 6 base velocity components starts at U[-root_vel, root_vel] (m/s, rad/s)."""
-    random_yaw: bool = True
-    """Base yaw U[-pi, pi] (else 0)."""
-
+from fpo_locomotion.tasks.terms import RewardTermConfig
+from fpo_locomotion.tasks.velocity.config import ObservationsConfig, VelocityEnvConfig, velocity_play, velocity_rewards
 
 G1_HIP_JOINTS = [f"{side}_hip_{axis}_joint" for side in ("left", "right") for axis in ("roll", "yaw")]
+G1_BASE_HEIGHT = 0.78
+"""Height (m) of the G1's pelvis when it stands in its default pose."""
 
 
-def _builtin(name: str, weight: float, **params) -> RewardTermConfig:
-    return RewardTermConfig(func=name, weight=weight, params=params)
-
-
-def default_rewards() -> dict[str, RewardTermConfig]:
-    """The reward terms of ``G1-Flat`` (``rewards.py``), each weighted per second (the task multiplies by dt)."""
-    return {
-        "track_lin_vel_xy": _builtin("track_lin_vel_xy", 1.0, sigma=0.25),
-        "track_ang_vel_z": _builtin("track_ang_vel_z", 0.5, sigma=0.25),
-        "lin_vel_z": _builtin("lin_vel_z", -2.0),
-        "ang_vel_xy": _builtin("ang_vel_xy", -0.05),
-        "orientation": _builtin("orientation", -1.0),
-        "base_height": _builtin("base_height", -10.0, target=0.78),
-        "joint_acc": _builtin("joint_acc", -2.5e-7),
-        "joint_vel": _builtin("joint_vel", -1e-3),
-        "action_rate": _builtin("action_rate", -0.01),
-        "torques": _builtin("torques", -1e-5),
-        "joint_pos_limits": _builtin("joint_pos_limits", -5.0, soft=0.9),
-        # Per fall (x dt: -0.5), instead of an alive bonus: a fall costs something, but not so much that lifting a
-        # foot is never worth the risk (at Isaac Lab's -200, i.e. -4 per fall, PPO and FPO kept both feet down).
-        "termination": _builtin("termination", -25.0),
-        "hip_pos": _builtin("hip_pos", -0.5, joints=G1_HIP_JOINTS),
-        "contact_no_vel": _builtin("contact_no_vel", -0.2),
-        "feet_air_time": _builtin("feet_air_time", 2.0, threshold=0.4),
-        # Stepping pays before it moves the robot: with feet_air_time 1.0 and contact 0.18 stepping in place
-        # earned ~0.3/s more than standing, less than its penalties, and both PPO and FPO stood with both feet
-        # down through 7M / 4.7M env steps (README "What made it walk").
-        "contact": _builtin("contact", 0.5, stance_fraction=0.55),
-    }
-
-
-def default_terminations() -> dict[str, TermConfig]:
-    """The falls that end an episode (``terminations.py``); the time-out (``episode_length_s``) is not one."""
-    return {
-        "base_contact": TermConfig(func="base_contact"),
-        "bad_orientation": TermConfig(func="bad_orientation", params={"max_roll": 0.8, "max_pitch": 1.0}),
-        "low_base_height": TermConfig(func="low_base_height", params={"min_height": 0.4}),
-    }
+def g1_flat_rewards() -> dict[str, RewardTermConfig]:
+    return velocity_rewards(base_height=G1_BASE_HEIGHT, hip_joints=G1_HIP_JOINTS)
 
 
 @dataclass
-class G1FlatConfig:
+class G1FlatConfig(VelocityEnvConfig):
+    """``G1-Flat``'s env config: the velocity task with the 12-DoF G1."""
+
     robot: str = "g1_12dof"
-    """A robot of ``fpo_locomotion.envs.robots.ROBOTS`` (``register_robot`` adds yours)."""
-    backend: str = "mujoco"
-    """Physics backend: "mujoco" (CPU) or "mjwarp" (GPU, ``pip install ".[gpu]"``)."""
-    num_threads: int = 0
-    """CPU threads of the mujoco backend; 0 uses every core."""
-    profile_steps: bool = False
-    """On a GPU, log ``Perf/physics_ms`` and ``Perf/task_ms`` every env step (two device synchronizations per step);
-    the CPU logs them always."""
-    physics_dt: float = 0.005
-    decimation: int = 4
-    episode_length_s: float = 20.0
-    action_scale: float = 0.25
-    """Joint target q* = q0 + action_scale * action."""
-    gait_period: float = 0.8
-    """Period (s) of the gait clock in the observation and the gait rewards; the right leg lags by half."""
-    commands: CommandsConfig = field(default_factory=CommandsConfig)
-    observations: ObservationsConfig = field(default_factory=ObservationsConfig)
-    domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
-    reset: ResetConfig = field(default_factory=ResetConfig)
-    foot_contact_force: float = 1.0
-    """A foot with a net contact force above this (N) is in contact (rewards)."""
-    rewards: dict[str, RewardTermConfig] = field(default_factory=default_rewards)
-    """Reward terms by name: ``{func, weight, params}`` (``fpo_locomotion.tasks.terms``)."""
-    only_positive_rewards: bool = False
-    """Clip the total reward of a step at 0 (legged_gym; off: then a fall would cost nothing)."""
-    terminations: dict[str, TermConfig] = field(default_factory=default_terminations)
-    """Fall terms by name: ``{func, params}``; any of them ends the episode."""
-
-
-PLAY_SCHEDULE = [
-    [3.0, 0.0, 0.0, 0.0],
-    [4.0, 0.5, 0.0, 0.0],
-    [3.0, 1.0, 0.0, 0.0],
-    [3.0, 0.0, 0.5, 0.0],
-    [3.0, 0.0, 0.0, 1.0],
-    [4.0, -0.5, 0.0, 0.0],
-]
-"""G1-Flat-Play commands: stand, walk forward slow/fast, sideways, turn in place, backwards (20 s)."""
+    rewards: dict[str, RewardTermConfig] = field(default_factory=g1_flat_rewards)
 
 
 def g1_flat_play_config() -> G1FlatConfig:
-    """The ``G1-Flat-Play`` config: ``g1_flat_play`` of the defaults."""
-    return g1_flat_play(G1FlatConfig())
-
-
-def g1_flat_play(cfg: G1FlatConfig) -> G1FlatConfig:
-    """``cfg`` as ``G1-Flat-Play`` (in place): the fixed command schedule, no observation noise, no
-    randomization, no pushes, episodes starting in the default pose."""
-    cfg.commands.schedule = [list(row) for row in PLAY_SCHEDULE]
-    cfg.observations.noise = False
-    dr = cfg.domain_rand
-    dr.randomize_friction = dr.randomize_base_mass = dr.randomize_pd_gains = dr.push_robots = False
-    cfg.reset.joint_pos_scale = [1.0, 1.0]
-    cfg.reset.root_vel = 0.0
-    cfg.reset.random_yaw = False
-    return cfg
+    """The ``G1-Flat-Play`` config: ``velocity_play`` of the defaults."""
+    return velocity_play(G1FlatConfig())
 
 
 def upgrade_g1_flat_env_cfg(saved: dict) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fpo_locomotion.tasks.g1_flat.config import CommandsConfig
-from fpo_locomotion.tasks.g1_flat.state import wrap_to_pi, yaw_from_quat
+from fpo_locomotion.tasks.velocity.config import CommandsConfig
+from fpo_locomotion.tasks.velocity.state import wrap_to_pi, yaw_from_quat
 
 COMMAND_NAMES = ["lin_vel_x", "lin_vel_y", "ang_vel_yaw"]
 

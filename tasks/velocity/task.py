@@ -1,4 +1,5 @@
-"""``G1FlatTask``: joystick velocity tracking of the Unitree G1 (12 leg joints) on flat ground.
+"""``VelocityTask``: joystick velocity tracking of a legged robot (e.g. the Unitree G1's 12 leg joints) on flat
+ground.
 
 What to learn, written once in torch for every backend: commands (``commands.py``), observations
 (``observations.py``), rewards (``rewards.py``), falls (``terminations.py``), episode resets, domain
@@ -17,20 +18,20 @@ import torch
 from fpo_locomotion.envs.backend import Backend
 from fpo_locomotion.envs.vec_env import TaskStep
 from fpo_locomotion.errors import ConfigError
-from fpo_locomotion.tasks.g1_flat.commands import COMMAND_NAMES, VelocityCommand
-from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig
-from fpo_locomotion.tasks.g1_flat.observations import Observations, ObsParams
-from fpo_locomotion.tasks.g1_flat.rewards import REWARD_TERMS
-from fpo_locomotion.tasks.g1_flat.state import LEG_OFFSETS, G1State, TermContext, leg_phase, projected_gravity
-from fpo_locomotion.tasks.g1_flat.terminations import TERMINATION_TERMS
 from fpo_locomotion.tasks.terms import bind_terms
+from fpo_locomotion.tasks.velocity.commands import COMMAND_NAMES, VelocityCommand
+from fpo_locomotion.tasks.velocity.config import VelocityEnvConfig
+from fpo_locomotion.tasks.velocity.observations import Observations, ObsParams
+from fpo_locomotion.tasks.velocity.rewards import REWARD_TERMS
+from fpo_locomotion.tasks.velocity.state import LEG_OFFSETS, TermContext, VelocityState, leg_phase, projected_gravity
+from fpo_locomotion.tasks.velocity.terminations import TERMINATION_TERMS
 
 
-class G1FlatTask:
+class VelocityTask:
     """Task state and terms of N envs on ``backend`` (see :class:`~fpo_locomotion.envs.vec_env.LocomotionTask`)."""
 
-    def __init__(self, name: str, cfg: G1FlatConfig, backend: Backend, seed: int = 0):
-        self.name, self.cfg, self.backend = name, cfg, backend
+    def __init__(self, cfg: VelocityEnvConfig, backend: Backend, seed: int = 0):
+        self.cfg, self.backend = cfg, backend
         self.action_scale = cfg.action_scale
         self.episode_length_s = cfg.episode_length_s
         self.gait_period = cfg.gait_period
@@ -68,7 +69,7 @@ class G1FlatTask:
         self.obs = Observations(cfg.observations, self.state(torch.zeros(n, dtype=torch.long, device=device)),
                                 self.obs_params, self.generator)
 
-    def _check_terms(self, s: G1State) -> None:
+    def _check_terms(self, s: VelocityState) -> None:
         """Evaluate every reward and termination term once on ``s``: a term of the wrong shape or with a bad
         parameter fails here, as a one-line ConfigError, before any training."""
         s.terminated = torch.zeros(self.backend.num_envs, dtype=torch.bool, device=self.device)
@@ -120,10 +121,10 @@ class G1FlatTask:
                                 self._uniform((m, j), *self._scaled_range(dr.kd_scale_range, 1.0)))
 
     # ------------------------------------------------------------------ LocomotionTask
-    def state(self, episode_length: torch.Tensor) -> G1State:
+    def state(self, episode_length: torch.Tensor) -> VelocityState:
         """The task's view of the current backend state at episode step ``episode_length`` [N]."""
         b = self.backend
-        return G1State(
+        return VelocityState(
             root_pos=b.root_pos, root_quat=b.root_quat, lin_vel_b=b.root_lin_vel_b, ang_vel_b=b.root_ang_vel_b,
             projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos, joint_vel=b.joint_vel,
             last_joint_vel=self.last_joint_vel, joint_torque=b.joint_torque, action=self.action,

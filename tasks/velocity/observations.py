@@ -1,4 +1,4 @@
-"""Observation terms of ``G1-Flat``: pure functions ``term(s: G1State, p: ObsParams, **params) -> [N, size]``.
+"""Observation terms of the velocity task: pure functions ``term(s: VelocityState, p: ObsParams, **params) -> [N, size]``.
 
 The config (``config.ObservationsConfig``) lists them as ``{func, scale, noise, params}`` entries. Policy
 group (47 for the 12-DoF G1, in this order; the ``deploy_metadata`` of the env lists the same names, sizes
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
-from fpo_locomotion.tasks.g1_flat.config import ObservationsConfig
-from fpo_locomotion.tasks.g1_flat.state import G1State
 from fpo_locomotion.tasks.terms import ObsTermConfig, bind_terms, resolve_term
+from fpo_locomotion.tasks.velocity.config import ObservationsConfig
+from fpo_locomotion.tasks.velocity.state import VelocityState
 
 
 @dataclass
@@ -33,58 +33,58 @@ class ObsParams:
     added_base_mass: torch.Tensor     # [N] kg
 
 
-def base_ang_vel(s: G1State, p: ObsParams) -> torch.Tensor:
+def base_ang_vel(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.ang_vel_b
 
 
-def projected_gravity(s: G1State, p: ObsParams) -> torch.Tensor:
+def projected_gravity(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.projected_gravity
 
 
-def command(s: G1State, p: ObsParams) -> torch.Tensor:
+def command(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.command
 
 
-def joint_pos(s: G1State, p: ObsParams) -> torch.Tensor:
+def joint_pos(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.joint_pos - p.default_joint_pos
 
 
-def joint_vel(s: G1State, p: ObsParams) -> torch.Tensor:
+def joint_vel(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.joint_vel
 
 
-def last_action(s: G1State, p: ObsParams) -> torch.Tensor:
+def last_action(s: VelocityState, p: ObsParams) -> torch.Tensor:
     """The action applied in the last control step (0 at an episode's start)."""
     return s.action
 
 
-def gait_phase(s: G1State, p: ObsParams) -> torch.Tensor:
+def gait_phase(s: VelocityState, p: ObsParams) -> torch.Tensor:
     """(sin, cos) of 2 pi times the left leg's gait phase."""
     angle = 2 * math.pi * s.leg_phase[:, 0]
     return torch.stack([torch.sin(angle), torch.cos(angle)], dim=1)
 
 
-def base_lin_vel(s: G1State, p: ObsParams) -> torch.Tensor:
+def base_lin_vel(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.lin_vel_b
 
 
-def base_height(s: G1State, p: ObsParams) -> torch.Tensor:
+def base_height(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.root_pos[:, 2:3]
 
 
-def foot_height(s: G1State, p: ObsParams) -> torch.Tensor:
+def foot_height(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.foot_pos[:, :, 2]
 
 
-def foot_contact_force(s: G1State, p: ObsParams) -> torch.Tensor:
+def foot_contact_force(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.foot_contact_force.flatten(1)
 
 
-def friction(s: G1State, p: ObsParams) -> torch.Tensor:
+def friction(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return p.friction[:, None]
 
 
-def added_base_mass(s: G1State, p: ObsParams) -> torch.Tensor:
+def added_base_mass(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return p.added_base_mass[:, None]
 
 
@@ -120,7 +120,7 @@ class Observations:
     Term sizes are measured once on a state ``s`` of the task.
     """
 
-    def __init__(self, cfg: ObservationsConfig, s: G1State, p: ObsParams, generator: torch.Generator):
+    def __init__(self, cfg: ObservationsConfig, s: VelocityState, p: ObsParams, generator: torch.Generator):
         self.generator = generator
         self.policy_terms = bind_terms(cfg.policy, OBS_TERMS, "env.observations.policy")
         self.critic_terms = bind_terms(cfg.critic, OBS_TERMS, "env.observations.critic")
@@ -141,7 +141,7 @@ class Observations:
         critic_sizes = [int(fn(s, p).shape[1]) for fn in self.critic_terms.values()]
         self.privileged_scale = _expand([entry.scale for entry in cfg.critic.values()], critic_sizes, device)
 
-    def compute(self, s: G1State, p: ObsParams) -> dict[str, torch.Tensor]:
+    def compute(self, s: VelocityState, p: ObsParams) -> dict[str, torch.Tensor]:
         """{"policy": [N, P], "critic": [N, P + C]}."""
         clean = torch.cat([fn(s, p) for fn in self.policy_terms.values()], dim=1) * self.policy_scale
         policy = clean

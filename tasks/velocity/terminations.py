@@ -1,4 +1,4 @@
-"""Fall terminations of ``G1-Flat``: pure functions ``term(s: G1State, c: TermContext, **params) -> [N] bool``.
+"""Fall terminations of the velocity task: pure functions ``term(s: VelocityState, c: TermContext, **params) -> [N] bool``.
 
 The time-out (``episode_length_s``) is not here: ``LocomotionVecEnv`` reports it as ``time_outs``, so that
 the learner bootstraps the value there instead of treating it as a fall.
@@ -11,15 +11,15 @@ from collections.abc import Callable
 
 import torch
 
-from fpo_locomotion.tasks.g1_flat.state import G1State, TermContext
+from fpo_locomotion.tasks.velocity.state import TermContext, VelocityState
 
 
-def base_contact(s: G1State, c: TermContext) -> torch.Tensor:
+def base_contact(s: VelocityState, c: TermContext) -> torch.Tensor:
     """A body other than the feet touches the floor (pelvis, torso, arms, knees...)."""
     return s.base_contact
 
 
-def bad_orientation(s: G1State, c: TermContext, max_roll: float = 0.8, max_pitch: float = 1.0) -> torch.Tensor:
+def bad_orientation(s: VelocityState, c: TermContext, max_roll: float = 0.8, max_pitch: float = 1.0) -> torch.Tensor:
     """|roll| > max_roll or |pitch| > max_pitch (x-y-z Euler angles, legged_gym), for limits below pi/2.
 
     With the projected gravity g: pitch = asin(g_x) and roll = atan2(-g_y, -g_z), so the test needs no
@@ -31,7 +31,7 @@ def bad_orientation(s: G1State, c: TermContext, max_roll: float = 0.8, max_pitch
     return (g[:, 0].abs() > math.sin(max_pitch)) | tilted_sideways | (up <= 0)
 
 
-def low_base_height(s: G1State, c: TermContext, min_height: float = 0.4) -> torch.Tensor:
+def low_base_height(s: VelocityState, c: TermContext, min_height: float = 0.4) -> torch.Tensor:
     """Base below ``min_height`` (m; flat floor at z = 0)."""
     return s.root_pos[:, 2] < min_height
 

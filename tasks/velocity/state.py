@@ -17,7 +17,7 @@ from fpo_locomotion.errors import ConfigError
 
 
 @dataclass
-class G1State:
+class VelocityState:
     """One control step of N envs, as seen by the observation, reward and termination terms."""
 
     root_pos: torch.Tensor            # [N, 3] world frame
@@ -32,7 +32,7 @@ class G1State:
     action: torch.Tensor              # [N, J] the action of this step
     last_action: torch.Tensor         # [N, J] the action of the step before (0 after a reset)
     command: torch.Tensor             # [N, 3] (vx, vy, yaw rate) the step was taken under
-    foot_pos: torch.Tensor            # [N, F, 3] foot bodies (ankle roll links), world frame
+    foot_pos: torch.Tensor            # [N, F, 3] foot bodies (the robot's ``RobotSpec.foot_body_names``), world frame
     foot_vel: torch.Tensor            # [N, F, 3] (foot_pos - foot_pos one step earlier) / control dt
     foot_contact_force: torch.Tensor  # [N, F, 3] net contact force on each foot, world frame
     foot_contact: torch.Tensor        # [N, F] bool, net contact force above the threshold
