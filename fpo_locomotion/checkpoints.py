@@ -121,8 +121,9 @@ def saved_env_cfg(infos: dict, spec) -> Any:
     """The env config the checkpoint with ``infos`` was trained with: task ``spec``'s defaults with every saved
     value (dict entries replaced, not merged), an older config format read through ``spec.upgrade_env_cfg``."""
     saved = infos["env_cfg"]
-    if infos.get("config_format", 1) < CONFIG_FORMAT and spec.upgrade_env_cfg is not None:
-        saved = spec.upgrade_env_cfg(saved)
+    config_format = infos.get("config_format", 1)
+    if config_format < CONFIG_FORMAT and spec.upgrade_env_cfg is not None:
+        saved = spec.upgrade_env_cfg(saved, config_format)
     cfg = spec.env_cfg()
     try:
         apply_overrides(cfg, saved, prefix="env.", replace_dicts=True)

@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="list every env.* and train.* key of a task (what --set takes) with its type, "
                        "value and docstring")
     c.add_argument("prefix", nargs="?", default=None, metavar="KEY_PREFIX",
-                   help="only keys equal to or under this one, e.g. env.domain_rand")
+                   help="only keys equal to or under this one, e.g. env.events")
     c.add_argument("--task", required=True)
     c.add_argument("--algo", default=None, choices=["fpo", "ppo"],
                    help="leave out the other algorithm's train sections (default: list both)")

@@ -19,10 +19,10 @@ import yaml
 from fpo_locomotion.errors import ConfigError
 
 ALGOS = ("fpo", "ppo")
-CONFIG_FORMAT = 2
+CONFIG_FORMAT = 3
 """Format of the env and train configs a checkpoint records (``infos["config_format"]``, absent: 1). 2: rewards,
-terminations and observations are term entries (``fpo_locomotion.tasks.terms``); a task reads older
-checkpoints through its ``TaskSpec.upgrade_env_cfg``."""
+terminations and observations are term entries (``fpo_locomotion.tasks.terms``); 3: so are events
+(randomization, pushes). A task reads older checkpoints through its ``TaskSpec.upgrade_env_cfg``."""
 
 
 @dataclass
@@ -218,7 +218,7 @@ class PlayArgs:
     disturbed: bool = False
     """Keep the training run's pushes, randomization and observation noise, at their final level."""
     overrides: tuple[str, ...] = field(default=(), metadata={"flag": "--set", "metavar": "env.KEY=VALUE"})
-    """Override one env config value on top, e.g. --set env.domain_rand.max_push_vel_xy=1.0."""
+    """Override one env config value on top, e.g. --set env.events.push.params.max_vel_xy=1.0."""
     log_root: str = "logs"
     """Folder of the runs ("latest" looks there)."""
 

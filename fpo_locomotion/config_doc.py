@@ -102,7 +102,7 @@ def _is_under(key: str, key_filter: str) -> bool:
 
 
 def select_rows(rows: list[Row], key_filter: str) -> list[Row]:
-    """Rows whose key is ``key_filter`` or lies under it, e.g. ``env.domain_rand`` -> ``env.domain_rand.*``."""
+    """Rows whose key is ``key_filter`` or lies under it, e.g. ``env.events`` -> ``env.events.*``."""
     key_filter = key_filter.strip().rstrip(".")
     if not key_filter:
         return rows

@@ -59,13 +59,13 @@ def play_env_config(infos: dict, task: str, schedule: list[list[float]] | None, 
     if train_spec.play is not None:
         cfg = train_spec.play(cfg)
     if disturbed:
-        if not hasattr(cfg, "domain_rand"):
-            raise UserError(f"Task '{train_name}' has no disturbances (env.domain_rand) to play with.")
-        for section in ("domain_rand", "observations"):  # the observations carry the noise
+        if not hasattr(cfg, "events"):
+            raise UserError(f"Task '{train_name}' has no disturbances (env.events) to play with.")
+        for section in ("events", "observations"):  # the observations carry the noise
             if hasattr(trained, section):
                 setattr(cfg, section, copy.deepcopy(getattr(trained, section)))
-        if hasattr(cfg.domain_rand, "curriculum_steps"):
-            cfg.domain_rand.curriculum_steps = [0, 0]
+        if hasattr(cfg, "disturbance_curriculum"):
+            cfg.disturbance_curriculum = [0, 0]
     apply_overrides(cfg, overrides or {}, prefix="env.")
     if not hasattr(cfg, "commands") or not hasattr(cfg.commands, "schedule"):
         raise UserError(f"Task '{train_name}' has no command schedule (env.commands.schedule); play runs locomotion "
@@ -165,7 +165,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     sections = parse_set_overrides(list(overrides))
     if set(sections) - {"env"}:
         raise ConfigError("play takes env.* overrides only (the policy is the checkpoint's), e.g. "
-                          "--set env.domain_rand.max_push_vel_xy=1.0.")
+                          "--set env.events.push.params.max_vel_xy=1.0.")
     from fpo_locomotion.tasks.registry import play_pair
 
     train_spec, play_spec = play_pair(task)

@@ -104,6 +104,14 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _first_missing_folder(path: str) -> str | None:
+    """The outermost folder of ``path`` that does not exist yet (what ``os.makedirs(path)`` creates), or None."""
+    path, missing = os.path.abspath(path), None
+    while not os.path.isdir(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
+
+
 def train(args: TrainArgs) -> str:
     """Train (or resume) and return the run directory.
 
@@ -149,7 +157,7 @@ def train(args: TrainArgs) -> str:
     else:
         name = "_".join(filter(None, [time.strftime("%Y-%m-%d_%H-%M-%S"), args.algo, args.run_name]))
         log_dir = os.path.join(args.log_root, args.task, name)
-    created = not os.path.isdir(log_dir)
+    created = _first_missing_folder(log_dir)
     try:
         os.makedirs(log_dir, exist_ok=True)
         with open(os.path.join(log_dir, ".write_test"), "w"):
@@ -165,7 +173,7 @@ def train(args: TrainArgs) -> str:
             runner.load(resume_path)
     except (UserError, ValueError, TypeError):
         if created:
-            shutil.rmtree(log_dir, ignore_errors=True)
+            shutil.rmtree(created, ignore_errors=True)
         raise
     remaining = train_cfg.runner.max_iterations - runner.current_learning_iteration
     if resume_path and remaining <= 0:

@@ -33,8 +33,9 @@ class TaskSpec:
     """Returns a fresh train config."""
     default_num_envs: int = 64
     description: str = ""
-    upgrade_env_cfg: Callable[[dict], dict] | None = None
-    """Maps the env config (a dict) of a checkpoint of an older ``config.CONFIG_FORMAT`` to today's format."""
+    upgrade_env_cfg: Callable[[dict, int], dict] | None = None
+    """``upgrade_env_cfg(saved, config_format)``: the env config (a dict) of a checkpoint of an older
+    ``config.CONFIG_FORMAT`` in today's format."""
     play: Callable[[Any], Any] | None = None
     """Turns an env config of this task (a trained checkpoint's) into its Play variant's in place, e.g. a fixed
     command schedule and no disturbances; ``register_task`` then also registers ``<name>-Play``."""

@@ -1,4 +1,4 @@
-"""Term entries of a task config: a reward, termination (or any other term) is one ``{func, weight, params}`` entry.
+"""Term entries of a task config: a reward, termination, observation or event is one ``{func, weight, params}`` entry.
 
 ``func`` names a built-in term of the task or is a ``"module:function"`` string (as rsl_rl's ``class_name``), so
 a user module adds, removes or reweights terms without touching the package, and configs stay plain data
@@ -51,6 +51,19 @@ class ObsTermConfig(TermConfig):
     """One factor, or one per element of the term."""
     noise: float = 0.0
     """Uniform noise (in the term's physical units, before the scale) at full disturbance level; policy group only."""
+
+
+@dataclass
+class EventTermConfig(TermConfig):
+    """One event: ``func(event_context, env_ids, **params)`` changes the physics of the envs ``env_ids`` [M]."""
+
+    mode: str = "reset"
+    """"reset": for each env that starts an episode; "interval": for each env every ``interval_s`` of its episode."""
+    interval_s: float = 0.0
+    """Seconds between two events of an env ("interval" mode)."""
+
+
+EVENT_MODES = ("reset", "interval")
 
 
 def resolve_term(func: str, builtins: dict[str, Callable], key: str) -> Callable:

@@ -42,9 +42,13 @@ def fails(capsys, argv: list[str], message: str) -> str:
     (["--set", "train.flow_actor.num_mc=0"], "'train.flow_actor.num_mc' must be positive, got 0"),
     (["--set", "train.fpo.num_mini_batches=0"], "'train.fpo.num_mini_batches' must be positive"),
     (["--set", "train.critic.hidden_dims=[]"], "'train.critic.hidden_dims' must be a non-empty list"),
-    (["--task", "G1-Flat", "--set", "env.domain_rand.friction_range=[0.1]"],
-     "'env.domain_rand.friction_range': [0.1] is not a [low, high] pair"),
-    (["--task", "G1-Flat", "--set", "env.domain_rand.friction_range=[1.0,0.5]"], "low 1.0 > high 0.5"),
+    (["--task", "G1-Flat", "--set", "env.events.friction.params.range=[0.1]"],
+     "'env.events.friction.params': [0.1] is not a [low, high] pair"),
+    (["--task", "G1-Flat", "--set", "env.events.friction.params.range=[1.0,0.5]"], "low 1.0 > high 0.5"),
+    (["--task", "G1-Flat", "--set", "env.events.push.mode=sometimes"],
+     "'env.events.push.mode': 'sometimes' is not one of reset, interval"),
+    (["--task", "G1-Flat", "--set", "env.events.push.interval_s=0"], "an interval event needs interval_s > 0"),
+    (["--task", "G1-Flat", "--set", "env.events.push.params.max_vel=1"], "takes no parameter(s) ['max_vel']"),
     (["--task", "G1-Flat", "--set", "env.commands.lin_vel_x=[0,1,2]"], "is not a [low, high] pair"),
 ])
 def test_bad_train_values_leave_no_run_folder(tmp_path, capsys, args, message):

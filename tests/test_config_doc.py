@@ -38,7 +38,7 @@ def test_rows_cover_every_leaf_of_the_configs():
     def leaves(cfg, prefix):
         items = cfg.items() if isinstance(cfg, dict) else ((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
         for name, value in items:
-            entries = ("rewards", "terminations", "policy", "critic", "params")  # dicts of entries, not dict values
+            entries = ("rewards", "terminations", "events", "policy", "critic", "params")  # dicts of entries, not values
             branch = dataclasses.is_dataclass(value) or (isinstance(value, dict) and name in entries)
             yield from leaves(value, f"{prefix}{name}.") if branch else [f"{prefix}{name}"]
 
@@ -54,7 +54,8 @@ def test_known_docstrings_types_and_task_defaults():
     assert (rows["env.rewards.track_lin_vel_xy.params.sigma"].type_str, rows["env.rewards.base_height.params.target"].default) \
         == ("float", 0.78)
     assert rows["train.fpo.ratio"].doc == '"per_sample" (FPO++) or "mean" (vanilla FPO).'
-    assert rows["env.domain_rand.friction_range"].type_str == "tuple[float, float]"
+    assert rows["env.disturbance_curriculum"].type_str == "tuple[int, int]"
+    assert rows["env.events.friction.params.range"].default == [0.3, 1.25]
     assert rows["train.fpo.ema_decay"].type_str == "float | None"
     assert rows["train.flow_actor.num_mc"].default == 4  # the task's value, not the dataclass default (8)
     assert rows["env.physics_dt"].doc == ""  # no docstring: no doc
@@ -72,8 +73,8 @@ def test_algo_and_prefix_select_keys():
     spec = get_task("G1-Flat")
     fpo_keys = {r.key for r in task_rows(spec.env_cfg(), spec.train_cfg(), algo="fpo")}
     assert "train.fpo.ratio" in fpo_keys and not any(k.startswith(("train.ppo.", "train.gaussian_actor.")) for k in fpo_keys)
-    rows = task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.domain_rand")
-    assert rows and all(r.key.startswith("env.domain_rand.") for r in rows)
+    rows = task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.events")
+    assert rows and all(r.key.startswith("env.events.") for r in rows)
     assert [r.key for r in task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.rewards.contact")] == \
         ["env.rewards.contact.func", "env.rewards.contact.params.stance_fraction", "env.rewards.contact.weight"]
     # a whole key, not a string prefix (contact_no_vel is not listed)
@@ -88,9 +89,9 @@ def test_format_is_key_type_value_doc():
 
 
 def test_cli_prints_effective_values(capsys):
-    main(["config", "--task", "G1-Flat", "--set", "env.domain_rand.max_push_vel_xy=1.0", "env.domain_rand"])
+    main(["config", "--task", "G1-Flat", "--set", "env.events.push.params.max_vel_xy=1.0", "env.events"])
     out = capsys.readouterr().out
-    assert "env.domain_rand.max_push_vel_xy" in out and "float = 1.0" in out and "env.rewards" not in out
+    assert "env.events.push.params.max_vel_xy" in out and "= 1.0" in out and "env.rewards" not in out
 
 
 @pytest.mark.parametrize(("args", "message"), [

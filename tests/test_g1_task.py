@@ -199,7 +199,7 @@ def test_deploy_metadata_fits_the_policy_observation():
 
 def test_disturbances_grow_with_the_curriculum_from_nominal_to_the_configured_ranges():
     cfg = G1FlatConfig()
-    cfg.domain_rand.curriculum_steps = [10, 30]
+    cfg.disturbance_curriculum = [10, 30]
     env = make(cfg, num_envs=64)
     task = env.task
     assert task.disturbance_level() == 0.0 and (task.obs_params.friction == 1.0).all()  # nominal at the start
@@ -208,12 +208,26 @@ def test_disturbances_grow_with_the_curriculum_from_nominal_to_the_configured_ra
     assert task.disturbance_level() == pytest.approx(0.5)
     task.common_step = 30
     task.reset(torch.arange(64))
-    low, high = cfg.domain_rand.friction_range
+    low, high = cfg.events["friction"].params["range"]
     friction = task.obs_params.friction
     assert task.disturbance_level() == 1.0 and low <= friction.min() < low + 0.1 and high - 0.1 < friction.max() <= high
     full = G1FlatConfig()
-    full.domain_rand.curriculum_steps = [0, 0]  # full at once: the envs start randomized
+    full.disturbance_curriculum = [0, 0]  # full at once: the envs start randomized
     assert make(full).task.obs_params.friction.std() > 0.1
+
+
+def test_interval_events_push_each_env_every_interval_once_disturbances_start():
+    cfg = G1FlatConfig()
+    cfg.events = {"push": cfg.events["push"]}
+    cfg.events["push"].interval_s = 0.1  # every 5 control steps
+    cfg.disturbance_curriculum = [3, 3]
+    env = make(cfg, num_envs=2)
+    pushed = []
+    env.task.event_fns["push"] = lambda e, env_ids: pushed.append(env.episode_length_buf[env_ids].tolist())
+    with torch.inference_mode():
+        for _ in range(12):
+            env.step(torch.zeros(2, J))
+    assert pushed == [[5, 5], [10, 10]]  # each env at steps 5 and 10 of its episode, not at 0
 
 
 def test_feet_air_time_pays_single_stance_steps_under_a_moving_command_only():

@@ -34,6 +34,12 @@ USER_MODULE = '''
         return torch.linalg.vector_norm(s.foot_pos[:, 0, :2] - s.foot_pos[:, 1, :2], dim=1, keepdim=True)
 
 
+    def heavier_base(e, env_ids, kg=2.0):
+        """Every episode starts with kg more on the base (an event of the user's own)."""
+        e.backend.set_base_mass_offset(env_ids, torch.full((len(env_ids),), kg))
+        e.obs_params.added_base_mass[env_ids] = kg
+
+
     def env_cfg():
         cfg = G1FlatConfig()
         cfg.rewards["feet_apart"] = RewardTermConfig(func="my_g1_terms:feet_apart", weight=0.5,
@@ -102,6 +108,17 @@ def test_an_observation_term_from_a_user_module_extends_the_policy_group(tmp_pat
     assert (last["size"], last["scale"], last["definition"]) == (1, 2.0, "distance (m) between the feet on the floor plane")
 
 
+def test_an_event_from_a_user_module_replaces_a_built_in_one(tmp_path, monkeypatch):
+    (tmp_path / "my_g1_terms.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _, cfg, _ = resolve_configs("G1-Flat", overrides=(
+        "env.events.heavy.func=my_g1_terms:heavier_base", "env.events.heavy.params.kg=1.5", "env.events.base_mass=null",
+        "env.num_threads=1"))
+    env = get_task("G1-Flat").make_env(cfg, num_envs=3)
+    assert list(cfg.events) == ["friction", "pd_gains", "push", "heavy"]
+    assert env.task.obs_params.added_base_mass.tolist() == [1.5, 1.5, 1.5]  # the critic's privileged mass
+
+
 def test_a_robot_variant_from_a_user_module_trains(tmp_path, monkeypatch):
     (tmp_path / "my_g1_variant.py").write_text(textwrap.dedent(ROBOT_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -159,14 +176,21 @@ def test_bad_term_entries_are_one_line_errors(capsys, tmp_path, overrides, messa
 
 def test_format_1_checkpoint_configs_upgrade_to_the_same_terms():
     """A format-1 env config (no ``config_format`` in the checkpoint, as the shipped policies were trained with)
-    reads back as today's defaults; the shipped policies' play tests check the whole path."""
+    reads back as today's defaults through formats 2 (terms) and 3 (events); the shipped policies' play tests
+    check the whole path."""
     old = {"commands": {},
            "noise": {"enabled": True, "base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5},
            "rewards": {"scales": {name: entry.weight for name, entry in G1FlatConfig().rewards.items()},
                        "tracking_sigma": 0.25, "base_height_target": 0.78, "feet_air_time_threshold": 0.4,
                        "soft_joint_pos_limit": 0.9, "stance_fraction": 0.55, "standing_command": 0.1,
                        "contact_force": 1.0, "only_positive_rewards": False},
-           "terminations": {"base_contact": True, "max_roll": 0.8, "max_pitch": 1.0, "min_base_height": 0.4}}
+           "terminations": {"base_contact": True, "max_roll": 0.8, "max_pitch": 1.0, "min_base_height": 0.4},
+           "domain_rand": {"curriculum_steps": [12000, 24000], "randomize_friction": True, "friction_range": [0.3, 1.25],
+                           "randomize_base_mass": True, "added_mass_range": [-1.0, 3.0], "randomize_pd_gains": True,
+                           "kp_scale_range": [0.9, 1.1], "kd_scale_range": [0.9, 1.1], "push_robots": True,
+                           "push_interval_s": 5.0, "max_push_vel_xy": 0.5}}
     assert saved_env_cfg({"env_cfg": old}, get_task("G1-Flat")) == G1FlatConfig()
     old["terminations"]["base_contact"] = False
-    assert "base_contact" not in saved_env_cfg({"env_cfg": old}, get_task("G1-Flat")).terminations
+    old["domain_rand"]["push_robots"] = False
+    upgraded = saved_env_cfg({"env_cfg": old}, get_task("G1-Flat"))
+    assert "base_contact" not in upgraded.terminations and list(upgraded.events) == ["friction", "base_mass", "pd_gains"]

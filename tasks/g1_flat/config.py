@@ -34,11 +34,20 @@ def g1_flat_play_config() -> G1FlatConfig:
     return velocity_play(G1FlatConfig())
 
 
-def upgrade_g1_flat_env_cfg(saved: dict) -> dict:
-    """A ``G1-Flat`` env config of config format 1 (``rewards.scales`` + shared reward constants, termination
-    flags and limits, ``noise`` per observation term) as today's term entries (format 2): checkpoints trained
-    before keep playing and exporting."""
+def upgrade_g1_flat_env_cfg(saved: dict, config_format: int) -> dict:
+    """A ``G1-Flat`` env config of an older config format (1: the shipped policies; 2: before events were entries)
+    as today's (3): checkpoints trained before keep playing and exporting."""
     saved = copy.deepcopy(saved)
+    if config_format < 2:
+        _terms_as_entries(saved)
+    if config_format < 3:
+        _events_as_entries(saved)
+    return saved
+
+
+def _terms_as_entries(saved: dict) -> None:
+    """Format 1 -> 2 (in place): ``rewards.scales`` + shared reward constants, termination flags and limits,
+    ``noise`` per observation term become term entries."""
     noise = saved.pop("noise")
     policy = {name: {**dataclasses.asdict(entry), "noise": noise.get(name, 0.0)}
               for name, entry in ObservationsConfig().policy.items()}
@@ -61,4 +70,21 @@ def upgrade_g1_flat_env_cfg(saved: dict) -> dict:
                             "params": {"max_roll": falls["max_roll"], "max_pitch": falls["max_pitch"]}},
         "low_base_height": {"func": "low_base_height", "params": {"min_height": falls["min_base_height"]}},
     }
-    return saved
+
+
+def _events_as_entries(saved: dict) -> None:
+    """Format 2 -> 3 (in place): ``domain_rand`` (flags, ranges, push settings, curriculum) becomes ``events``
+    entries and ``disturbance_curriculum``."""
+    dr = saved.pop("domain_rand")
+    saved["disturbance_curriculum"] = dr["curriculum_steps"]
+    events = {
+        "friction": (dr["randomize_friction"], "randomize_friction", {"range": dr["friction_range"]}),
+        "base_mass": (dr["randomize_base_mass"], "randomize_base_mass", {"range": dr["added_mass_range"]}),
+        "pd_gains": (dr["randomize_pd_gains"], "randomize_pd_gains",
+                     {"kp_range": dr["kp_scale_range"], "kd_range": dr["kd_scale_range"]}),
+    }
+    saved["events"] = {name: {"func": func, "mode": "reset", "interval_s": 0.0, "params": params}
+                       for name, (enabled, func, params) in events.items() if enabled}
+    if dr["push_robots"]:
+        saved["events"]["push"] = {"func": "push_robot", "mode": "interval", "interval_s": dr["push_interval_s"],
+                                   "params": {"max_vel_xy": dr["max_push_vel_xy"]}}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from fpo_locomotion.tasks.terms import ObsTermConfig, RewardTermConfig, TermConfig
+from fpo_locomotion.tasks.terms import EventTermConfig, ObsTermConfig, RewardTermConfig, TermConfig
 
 
 @dataclass
@@ -56,7 +56,7 @@ class ObservationsConfig:
         "gait_phase": _obs("gait_phase"),
     })
     """The actor's (and the robot's) observation; the noise grows with the disturbance level
-    (``DomainRandConfig.curriculum_steps``)."""
+    (``disturbance_curriculum``)."""
     critic: dict[str, ObsTermConfig] = field(default_factory=lambda: {
         "base_lin_vel": _obs("base_lin_vel", 2.0),
         "base_height": _obs("base_height"),
@@ -68,33 +68,6 @@ class ObservationsConfig:
     """Privileged terms the critic sees after the policy terms (without their noise)."""
     noise: bool = True
     """Add the policy terms' noise (off in ``G1-Flat-Play``)."""
-
-
-@dataclass
-class DomainRandConfig:
-    """Per-env physics randomization, drawn anew at every episode start, and pushes, both grown by a curriculum.
-
-    The disturbance level L rises linearly from 0 to 1 over ``curriculum_steps``; every range below is the
-    final one (L = 1), at level L it shrinks towards its nominal value (friction 1, added mass 0, gain scale 1,
-    push 0, observation noise 0): ``nominal + L * (end - nominal)``.
-    """
-
-    curriculum_steps: tuple[int, int] = field(default_factory=lambda: [12000, 24000])
-    """Control steps of the env (each env steps once per step; an rsl_rl iteration is ``num_steps_per_env``
-    of them) at which the disturbance level starts to rise from 0 and reaches 1. ``[0, 0]``: full at once."""
-    randomize_friction: bool = True
-    friction_range: tuple[float, float] = field(default_factory=lambda: [0.3, 1.25])
-    randomize_base_mass: bool = True
-    added_mass_range: tuple[float, float] = field(default_factory=lambda: [-1.0, 3.0])
-    """kg added to the pelvis (which carries torso, arms and head)."""
-    randomize_pd_gains: bool = True
-    kp_scale_range: tuple[float, float] = field(default_factory=lambda: [0.9, 1.1])
-    kd_scale_range: tuple[float, float] = field(default_factory=lambda: [0.9, 1.1])
-    push_robots: bool = True
-    push_interval_s: float = 5.0
-    """Each env is pushed every this many seconds of its episode."""
-    max_push_vel_xy: float = 0.5
-    """A push adds U[-max, max] m/s to each of the base's world x and y velocities."""
 
 
 @dataclass
@@ -142,6 +115,16 @@ def velocity_rewards(base_height: float, hip_joints: list[str]) -> dict[str, Rew
     }
 
 
+def default_events() -> dict[str, EventTermConfig]:
+    """Physics randomization at every episode start and pushes (``events.py``), at their full-disturbance ranges."""
+    return {
+        "friction": EventTermConfig(func="randomize_friction", params={"range": [0.3, 1.25]}),
+        "base_mass": EventTermConfig(func="randomize_base_mass", params={"range": [-1.0, 3.0]}),
+        "pd_gains": EventTermConfig(func="randomize_pd_gains", params={"kp_range": [0.9, 1.1], "kd_range": [0.9, 1.1]}),
+        "push": EventTermConfig(func="push_robot", mode="interval", interval_s=5.0, params={"max_vel_xy": 0.5}),
+    }
+
+
 def default_terminations() -> dict[str, TermConfig]:
     """The falls that end an episode (``terminations.py``); the time-out (``episode_length_s``) is not one."""
     return {
@@ -173,7 +156,12 @@ class VelocityEnvConfig:
     """Period (s) of the gait clock in the observation and the gait rewards; the right leg lags by half."""
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
-    domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    disturbance_curriculum: tuple[int, int] = field(default_factory=lambda: [12000, 24000])
+    """Control steps of the env (each env steps once per step; an rsl_rl iteration is ``num_steps_per_env`` of them)
+    at which the disturbance level starts to rise from 0 and reaches 1; ``[0, 0]``: full at once. The level scales
+    every event's range towards its nominal value and the observation noise."""
+    events: dict[str, EventTermConfig] = field(default_factory=default_events)
+    """Events by name: ``{func, mode, interval_s, params}`` (``events.py``): randomization at episode starts, pushes."""
     reset: ResetConfig = field(default_factory=ResetConfig)
     foot_contact_force: float = 1.0
     """A foot with a net contact force above this (N) is in contact (rewards)."""
@@ -201,8 +189,7 @@ def velocity_play(cfg: VelocityEnvConfig) -> VelocityEnvConfig:
     noise, no randomization, no pushes, episodes starting in the default pose."""
     cfg.commands.schedule = [list(row) for row in PLAY_SCHEDULE]
     cfg.observations.noise = False
-    dr = cfg.domain_rand
-    dr.randomize_friction = dr.randomize_base_mass = dr.randomize_pd_gains = dr.push_robots = False
+    cfg.events = {}
     cfg.reset.joint_pos_scale = [1.0, 1.0]
     cfg.reset.root_vel = 0.0
     cfg.reset.random_yaw = False

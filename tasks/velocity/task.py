@@ -18,9 +18,10 @@ import torch
 from fpo_locomotion.envs.backend import Backend
 from fpo_locomotion.envs.vec_env import TaskStep
 from fpo_locomotion.errors import ConfigError
-from fpo_locomotion.tasks.terms import bind_terms
+from fpo_locomotion.tasks.terms import EVENT_MODES, bind_terms
 from fpo_locomotion.tasks.velocity.commands import COMMAND_NAMES, VelocityCommand
 from fpo_locomotion.tasks.velocity.config import VelocityEnvConfig
+from fpo_locomotion.tasks.velocity.events import EVENT_TERMS, EventContext
 from fpo_locomotion.tasks.velocity.observations import Observations, ObsParams
 from fpo_locomotion.tasks.velocity.rewards import REWARD_TERMS
 from fpo_locomotion.tasks.velocity.state import LEG_OFFSETS, TermContext, VelocityState, leg_phase, projected_gravity
@@ -48,7 +49,6 @@ class VelocityTask:
         self.last_foot_pos = backend.foot_pos.clone()
         self.foot_air_time = torch.zeros(n, backend.foot_pos.shape[1], device=device)
         self.foot_contact_time = torch.zeros_like(self.foot_air_time)
-        self.push_steps = max(1, round(cfg.domain_rand.push_interval_s / self.control_dt))
         self.common_step = 0
         """Control steps taken by the env since it was built (or the run's iteration x steps per env on resume)."""
         self.level = 0.0
@@ -66,6 +66,10 @@ class VelocityTask:
         self.termination_names = list(self.termination_fns)
         self._check_terms(self.state(torch.zeros(n, dtype=torch.long, device=device)))
         self.obs_params = ObsParams(self.default_joint_pos, friction, added_mass)
+        self.event_context = EventContext(backend, self.generator, self.obs_params)
+        self.event_fns = bind_terms(cfg.events, EVENT_TERMS, "env.events")
+        self.interval_steps = self._check_events()
+        """Control steps between two events of an env, per "interval" event."""
         self.obs = Observations(cfg.observations, self.state(torch.zeros(n, dtype=torch.long, device=device)),
                                 self.obs_params, self.generator)
 
@@ -88,37 +92,45 @@ class VelocityTask:
                     raise ConfigError(f"Config key '{key}.{name}': {entries[name].func} returns {shape}; a term "
                                       f"returns one value per env, shape ({self.backend.num_envs},).")
 
+    def _check_events(self) -> dict[str, int]:
+        """Check each event's mode and interval and run it once on no env (its params' ranges); returns the control
+        steps between two events of an env per "interval" event."""
+        interval_steps = {}
+        for name, entry in self.cfg.events.items():
+            key = f"env.events.{name}"
+            if entry.mode not in EVENT_MODES:
+                raise ConfigError(f"Config key '{key}.mode': '{entry.mode}' is not one of {', '.join(EVENT_MODES)}.")
+            if entry.mode == "interval":
+                if entry.interval_s <= 0:
+                    raise ConfigError(f"Config key '{key}.interval_s': an interval event needs interval_s > 0, "
+                                      f"got {entry.interval_s}.")
+                interval_steps[name] = max(1, round(entry.interval_s / self.control_dt))
+            try:
+                self.event_fns[name](self.event_context, torch.zeros(0, dtype=torch.long, device=self.device))
+            except ConfigError as e:
+                raise ConfigError(f"Config key '{key}.params': {e}") from None
+            except TypeError as e:
+                raise ConfigError(f"Config key '{key}': {entry.func} cannot be called as "
+                                  f"event(event_context, env_ids, **params) ({e}).") from None
+        return interval_steps
+
     # ------------------------------------------------------------------ randomness
     def _uniform(self, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.device)
 
     def disturbance_level(self) -> float:
-        """0..1: how far the curriculum has grown randomization, pushes and noise (``DomainRandConfig``)."""
-        start, end = self.cfg.domain_rand.curriculum_steps
+        """0..1: how far the curriculum has grown the events' ranges and the noise (``disturbance_curriculum``)."""
+        start, end = self.cfg.disturbance_curriculum
         if end <= start:
             return float(self.common_step >= start)
         return min(max((self.common_step - start) / (end - start), 0.0), 1.0)
 
-    def _scaled_range(self, final: list[float], nominal: float) -> tuple[float, float]:
-        """``final`` [lo, hi] shrunk towards ``nominal`` at the current disturbance level."""
-        level = self.disturbance_level()
-        return nominal + level * (final[0] - nominal), nominal + level * (final[1] - nominal)
-
-    def _randomize_physics(self, env_ids: torch.Tensor) -> None:
-        """Draw friction, added base mass and PD gain scales of envs ``env_ids`` [M] at the current level."""
-        dr, b = self.cfg.domain_rand, self.backend
-        m, j = len(env_ids), len(b.spec.joint_names)
-        if dr.randomize_friction:
-            friction = self._uniform((m,), *self._scaled_range(dr.friction_range, 1.0))
-            b.set_friction(env_ids, friction)
-            self.obs_params.friction[env_ids] = friction
-        if dr.randomize_base_mass:
-            added_mass = self._uniform((m,), *self._scaled_range(dr.added_mass_range, 0.0))
-            b.set_base_mass_offset(env_ids, added_mass)
-            self.obs_params.added_base_mass[env_ids] = added_mass
-        if dr.randomize_pd_gains:
-            b.set_pd_gain_scale(env_ids, self._uniform((m, j), *self._scaled_range(dr.kp_scale_range, 1.0)),
-                                self._uniform((m, j), *self._scaled_range(dr.kd_scale_range, 1.0)))
+    def _run_events(self, mode: str, env_ids: torch.Tensor) -> None:
+        """The events of ``mode`` for envs ``env_ids`` [M], at the current disturbance level."""
+        self.event_context.level = self.disturbance_level()
+        for name, entry in self.cfg.events.items():
+            if entry.mode == mode:
+                self.event_fns[name](self.event_context, env_ids)
 
     # ------------------------------------------------------------------ LocomotionTask
     def state(self, episode_length: torch.Tensor) -> VelocityState:
@@ -181,7 +193,7 @@ class VelocityTask:
     def reset(self, env_ids: torch.Tensor) -> None:
         """Zero the action history and foot timers of envs ``env_ids`` [M], redraw their physics randomization;
         their velocity references restart from the new state."""
-        self._randomize_physics(env_ids)
+        self._run_events("reset", env_ids)
         self.foot_air_time[env_ids] = 0.0
         self.foot_contact_time[env_ids] = 0.0
         self.action[env_ids] = 0.0
@@ -190,17 +202,17 @@ class VelocityTask:
         self.last_foot_pos[env_ids] = self.backend.foot_pos[env_ids]
 
     def post_step(self, episode_length: torch.Tensor) -> None:
-        """Command resampling / heading control, then pushes of the envs that are due (at the current level)."""
+        """Command resampling / heading control, then the interval events (pushes) of the envs that are due, once
+        the disturbance level is above 0."""
         self.common_step += 1
         self.level = self.obs.noise_level = self.disturbance_level()
         self.commands.update(episode_length, self.backend.root_quat)
-        dr = self.cfg.domain_rand
-        if dr.push_robots and self.level > 0:
-            push_ids = ((episode_length % self.push_steps == 0) & (episode_length > 0)).nonzero().squeeze(1)
-            if push_ids.numel() > 0:
-                vel = self._uniform((len(push_ids), 3), *self._scaled_range([-dr.max_push_vel_xy, dr.max_push_vel_xy], 0.0))
-                vel[:, 2] = 0.0
-                self.backend.push(push_ids, vel)
+        if self.level > 0:
+            for name, steps in self.interval_steps.items():
+                env_ids = ((episode_length % steps == 0) & (episode_length > 0)).nonzero().squeeze(1)
+                if env_ids.numel() > 0:
+                    self.event_context.level = self.level
+                    self.event_fns[name](self.event_context, env_ids)
 
     def observations(self, episode_length: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.obs.compute(self.state(episode_length), self.obs_params)
