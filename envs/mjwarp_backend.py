@@ -10,7 +10,7 @@ stepped by ``mujoco_warp`` in float32 instead of MuJoCo's float64.
 - Speed: a control step (``decimation`` physics steps), a reset, a forward pass and ``set_const`` each run
   as one captured warp graph, captured on first use: a CUDA graph on a GPU, warp's API capture (APIC) on
   the CPU, where plain launches pay Python overhead for each of the hundreds of kernels of a step
-  (measured on 2 cores: graphs 48x faster at 4 worlds, 3-5x at 64).
+  (README "Simulators": the measured gain).
 - Randomization: the model's friction, mass (and the constants derived from it) and actuator gain
   arrays are per world (``put_model(batch_sizes=...)``) and edited in place, so the graphs stay valid.
 - Contact forces: MuJoCo's contact sensors (``reduce="netforce"``), which mjwarp evaluates like MuJoCo

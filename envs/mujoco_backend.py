@@ -69,7 +69,7 @@ class MujocoBackend(Backend):
 
         # The state tensors are column blocks of one float32 array [N, S], filled by numpy in ``refresh``: a few
         # microseconds per array operation where torch's per-op overhead made the same ~40 small copies and
-        # rotations cost 0.5 ms per call at 64 envs. On a CPU device the tensors share the array's memory; on
+        # rotations cost ~5x more (README Benchmarks, "Environment"). On a CPU device the tensors share the array's memory; on
         # another device they are views of one device tensor that ``refresh`` updates with a single copy.
         n, j, f = num_envs, len(spec.joint_names), len(spec.foot_body_names)
         sizes = {"root_pos": 3, "root_quat": 4, "root_lin_vel_w": 3, "root_ang_vel_w": 3, "root_lin_vel_b": 3,

@@ -128,7 +128,7 @@ class LocomotionVecEnv(VecEnv):
 
         On the CPU the step's torch work runs on one thread: its tensors ([N, <70]) are too small to gain from
         more, and torch's OpenMP workers, which spin for a while after each parallel op, took the cores from the
-        physics threads (G1-Flat, 64 envs, 2 cores: physics 10.3 -> 7.4 ms per step).
+        physics threads (README Benchmarks, "Environment").
         """
         if self.device.type != "cpu":
             return self._step(actions)

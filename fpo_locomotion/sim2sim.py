@@ -50,12 +50,6 @@ FALL_TILT_RAD = 1.0
 
 
 # ---------------------------------------------------------------------------------------------- metadata
-def read_metadata(onnx_path: str) -> dict:
-    """The JSON-decoded ``metadata_props`` of an exported policy; UserError if it is not one of ours."""
-    session = load_session(onnx_path)
-    return _decode_metadata(session, onnx_path)
-
-
 def load_session(onnx_path: str, threads: int = 1) -> ort.InferenceSession:
     """An onnxruntime CPU session (``threads`` intra/inter-op threads) with a clear error for a bad file.
 

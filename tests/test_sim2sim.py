@@ -13,13 +13,14 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from deployer import read_metadata
 from helpers import randomize_flow_policy, save_untrained
 
 from fpo_locomotion.checkpoints import load_checkpoint
 from fpo_locomotion.errors import UserError
 from fpo_locomotion.export import export_policy
 from fpo_locomotion.play import play_env_config
-from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, read_metadata, run_sim2sim
+from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, run_sim2sim
 from fpo_locomotion.tasks import get_task
 
 

@@ -2,8 +2,8 @@
 
 FPO++'s G1 recipe (Isaac Lab, 4096 envs: actor 3x256, K=64 Euler steps, N_mc=32, 32 epochs x 4
 minibatches) costs ~100x a PPO update. Here: the same ASPO objective and clip 0.05 with the actor of
-Isaac Lab's flat G1 ([256, 128, 128]), K=8 rollout steps, N_mc=4 and 5 epochs, which made its learner as
-cheap per sample as PPO's on this CPU (issue #10: ~2.0k vs ~2.2k env-steps/s at 256 envs). PPO: rsl_rl's /
+Isaac Lab's flat G1 ([256, 128, 128]), K=8 rollout steps, N_mc=4 and 5 epochs, which brought its learner
+close to PPO's cost per sample on this CPU (README Benchmarks). PPO: rsl_rl's /
 legged_gym's defaults (lr 1e-3 adaptive on KL 0.01, 5 epochs x 4 minibatches, clip 0.2, entropy 0.01) with
 the G1's init std 0.8 and the same actor size. Both share the critic ([512, 256, 128]) and 24 steps per env
 per iteration (512 envs: 12k samples per update).
