@@ -125,11 +125,11 @@ class VelocityTask:
             return float(self.common_step >= start)
         return min(max((self.common_step - start) / (end - start), 0.0), 1.0)
 
-    def _run_events(self, mode: str, env_ids: torch.Tensor) -> None:
-        """The events of ``mode`` for envs ``env_ids`` [M], at the current disturbance level."""
+    def _reset_events(self, env_ids: torch.Tensor) -> None:
+        """The "reset" events (randomization) of envs ``env_ids`` [M] that start an episode, at the current level."""
         self.event_context.level = self.disturbance_level()
         for name, entry in self.cfg.events.items():
-            if entry.mode == mode:
+            if entry.mode == "reset":
                 self.event_fns[name](self.event_context, env_ids)
 
     # ------------------------------------------------------------------ LocomotionTask
@@ -193,7 +193,7 @@ class VelocityTask:
     def reset(self, env_ids: torch.Tensor) -> None:
         """Zero the action history and foot timers of envs ``env_ids`` [M], redraw their physics randomization;
         their velocity references restart from the new state."""
-        self._run_events("reset", env_ids)
+        self._reset_events(env_ids)
         self.foot_air_time[env_ids] = 0.0
         self.foot_contact_time[env_ids] = 0.0
         self.action[env_ids] = 0.0
