@@ -70,7 +70,7 @@ ROBOT_MODULE = '''
     class StiffKneesConfig(VelocityEnvConfig):
         robot: str = "g1_stiff_knees"
         rewards: dict = dataclasses.field(default_factory=lambda: velocity_rewards(
-            base_height=0.74, hip_joints=["left_hip_roll_joint", "right_hip_roll_joint"]))
+            base_height=0.74, hip_joints=["left_hip_roll_joint", "right_hip_roll_joint"], gait_period=0.8))
 
 
     register_task(TaskSpec("G1-Flat-stiff-knees", make_velocity_env, StiffKneesConfig, g1_flat_train_config, 8,
@@ -181,7 +181,7 @@ def test_format_1_checkpoint_configs_upgrade_to_the_same_terms():
     old = {"commands": {},
            "noise": {"enabled": True, "base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5},
            "rewards": {"scales": {name: entry.weight for name, entry in G1FlatConfig().rewards.items()},
-                       "tracking_sigma": 0.25, "base_height_target": 0.78, "feet_air_time_threshold": 0.4,
+                       "tracking_sigma": 0.25, "base_height_target": 0.78, "feet_air_time_threshold": 0.3,
                        "soft_joint_pos_limit": 0.9, "stance_fraction": 0.55, "standing_command": 0.1,
                        "contact_force": 1.0, "only_positive_rewards": False},
            "terminations": {"base_contact": True, "max_roll": 0.8, "max_pitch": 1.0, "min_base_height": 0.4},

@@ -86,10 +86,10 @@ def _builtin(name: str, weight: float, **params) -> RewardTermConfig:
     return RewardTermConfig(func=name, weight=weight, params=params)
 
 
-def velocity_rewards(base_height: float, hip_joints: list[str]) -> dict[str, RewardTermConfig]:
+def velocity_rewards(base_height: float, hip_joints: list[str], gait_period: float) -> dict[str, RewardTermConfig]:
     """The reward terms of the velocity task (``rewards.py``), each weighted per second (the task multiplies by
-    dt), for a robot whose base stands ``base_height`` m high and whose ``hip_joints`` (roll and yaw) should stay
-    near the default pose."""
+    dt), for a robot whose base stands ``base_height`` m high, whose ``hip_joints`` (roll and yaw) should stay
+    near the default pose and which steps with ``gait_period`` (``feet_air_time`` pays up to half of it)."""
     return {
         "track_lin_vel_xy": _builtin("track_lin_vel_xy", 1.0, sigma=0.25),
         "track_ang_vel_z": _builtin("track_ang_vel_z", 0.5, sigma=0.25),
@@ -107,7 +107,7 @@ def velocity_rewards(base_height: float, hip_joints: list[str]) -> dict[str, Rew
         "termination": _builtin("termination", -25.0),
         "hip_pos": _builtin("hip_pos", -0.5, joints=list(hip_joints)),
         "contact_no_vel": _builtin("contact_no_vel", -0.2),
-        "feet_air_time": _builtin("feet_air_time", 2.0, threshold=0.4),
+        "feet_air_time": _builtin("feet_air_time", 2.0, threshold=gait_period / 2),
         # Stepping pays before it moves the robot: with feet_air_time 1.0 and contact 0.18 stepping in place
         # earned ~0.3/s more than standing, less than its penalties, and both PPO and FPO stood with both feet
         # down through 7M / 4.7M env steps (README "What made it walk").
