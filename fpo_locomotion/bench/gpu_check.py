@@ -78,7 +78,8 @@ def raw_backend_steps_per_second(num_envs: int, device: str, seconds: float) -> 
 
 def full_env_steps_per_second(num_envs: int, device: str, steps: int) -> dict:
     """Env-steps/s of ``G1-Flat`` on the mjwarp backend under N(0, 0.5) actions (falls and resets included),
-    without and with ``profile_steps`` (per-step ``Perf/*`` timing: two device synchronizations per step)."""
+    without and with ``profile_steps`` (per-step ``Perf/*`` timing: two device synchronizations per step), and
+    their ratio (what the synchronizations cost)."""
     from fpo_locomotion.tasks import get_task
 
     spec = get_task("G1-Flat")
@@ -97,6 +98,7 @@ def full_env_steps_per_second(num_envs: int, device: str, steps: int) -> dict:
             _sync(device)
             elapsed = time.perf_counter() - start
         result["env_steps_per_s_profiled" if profile else "env_steps_per_s"] = steps * num_envs / elapsed
+    result["profiled_over_plain"] = result["env_steps_per_s_profiled"] / result["env_steps_per_s"]
     return result
 
 

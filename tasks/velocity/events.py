@@ -33,9 +33,9 @@ class EventContext:
     def uniform(self, shape: tuple[int, ...], final: list[float], nominal: float) -> torch.Tensor:
         """U[lo, hi] of ``shape``, where [lo, hi] is the range ``final`` shrunk towards ``nominal`` at the level."""
         if len(final) != 2:
-            raise ConfigError(f"{list(final)} is not a [low, high] pair.")
+            raise ConfigError(f"{list(final)} is not a [low, high] pair; give two numbers, e.g. [0.5, 1.5].")
         if final[0] > final[1]:
-            raise ConfigError(f"{list(final)}: low {final[0]} > high {final[1]}.")
+            raise ConfigError(f"{list(final)}: low {final[0]} > high {final[1]}; swap them.")
         low, high = (nominal + self.level * (end - nominal) for end in final)
         return low + (high - low) * torch.rand(shape, generator=self.generator, device=self.generator.device)
 

@@ -208,10 +208,10 @@ class VelocityTask:
         self.level = self.obs.noise_level = self.disturbance_level()
         self.commands.update(episode_length, self.backend.root_quat)
         if self.level > 0:
+            self.event_context.level = self.level
             for name, steps in self.interval_steps.items():
                 env_ids = ((episode_length % steps == 0) & (episode_length > 0)).nonzero().squeeze(1)
                 if env_ids.numel() > 0:
-                    self.event_context.level = self.level
                     self.event_fns[name](self.event_context, env_ids)
 
     def observations(self, episode_length: torch.Tensor) -> dict[str, torch.Tensor]:
