@@ -153,7 +153,8 @@ class VelocityEnvConfig:
     action_scale: float = 0.25
     """Joint target q* = q0 + action_scale * action."""
     gait_period: float = 0.8
-    """Period (s) of the gait clock in the observation and the gait rewards; the right leg lags by half."""
+    """Period (s) of the gait clock in the observation and the ``contact`` reward; the right leg lags by half.
+    ``feet_air_time``'s ``threshold`` is its own param (``velocity_rewards`` sets half the period): change both."""
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
     disturbance_curriculum: tuple[int, int] = field(default_factory=lambda: [12000, 24000])
