@@ -99,12 +99,7 @@ def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
     algo = infos.get("algo")
     if algo not in ALGOS:
         raise CheckpointError(f"The checkpoint's algorithm is {algo!r}; fpo-locomotion knows {', '.join(ALGOS)}.")
-    train_cfg = TrainConfig()
-    try:
-        apply_overrides(train_cfg, infos["train_cfg"], prefix="train.", replace_dicts=True)
-    except ConfigError as e:
-        raise CheckpointError(f"The checkpoint's train config no longer fits ({e}). "
-                              "Use the fpo-locomotion version that trained it.") from None
+    train_cfg = saved_train_cfg(infos)
     actor_class, kwargs = resolve_class(train_cfg.to_rsl_rl(algo)["actor"])
     groups = train_cfg.runner.obs_groups
     obs = TensorDict({g: torch.zeros(1, infos["obs_dims"][g]) for g in groups["actor"]}, batch_size=[1])
@@ -115,6 +110,17 @@ def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
     except RuntimeError as e:
         raise CheckpointError(f"The checkpoint's actor weights do not fit its own {algo} actor config: {e}") from None
     return actor.eval(), weights
+
+
+def saved_train_cfg(infos: dict) -> TrainConfig:
+    """The train config the checkpoint with ``infos`` was trained with (every saved value, dict entries replaced)."""
+    train_cfg = TrainConfig()
+    try:
+        apply_overrides(train_cfg, infos["train_cfg"], prefix="train.", replace_dicts=True)
+    except ConfigError as e:
+        raise CheckpointError(f"The checkpoint's train config no longer fits ({e}). "
+                              "Use the fpo-locomotion version that trained it.") from None
+    return train_cfg
 
 
 def saved_env_cfg(infos: dict, spec) -> Any:

@@ -22,7 +22,7 @@ import torch
 import yaml
 
 import fpo_locomotion
-from fpo_locomotion.checkpoints import newest_checkpoint, resolve_checkpoint
+from fpo_locomotion.checkpoints import load_checkpoint, newest_checkpoint, resolve_checkpoint, saved_env_cfg, saved_train_cfg
 from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainArgs, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
 from fpo_locomotion.errors import ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
@@ -31,12 +31,23 @@ from fpo_locomotion.tasks import TaskSpec, get_task
 
 
 def resolve_configs(
-    task: str, config_file: str | None = None, overrides: tuple[str, ...] = ()
+    task: str, config_file: str | None = None, overrides: tuple[str, ...] = (), algo: str | None = None,
+    resume_path: str | None = None,
 ) -> tuple[TaskSpec, Any, TrainConfig]:
-    """The task's default env and train configs with the YAML file, then ``--set`` pairs, applied in that order."""
+    """The base configs, then the YAML file, then ``--set`` pairs, applied in that order.
+
+    The base is the checkpoint's own env and train configs for a run resumed from ``resume_path``; else the task's
+    defaults with the task's overrides for ``algo`` (``TaskSpec.algo_overrides``).
+    """
     spec = get_task(task)
-    env_cfg, train_cfg = spec.env_cfg(), spec.train_cfg()
-    for layer in ([load_yaml(config_file)] if config_file else []) + [parse_set_overrides(list(overrides))]:
+    layers = []
+    if resume_path:
+        infos = load_checkpoint(resume_path)["infos"]
+        env_cfg, train_cfg = saved_env_cfg(infos, spec), saved_train_cfg(infos)
+    else:
+        env_cfg, train_cfg = spec.env_cfg(), spec.train_cfg()
+        layers.append(parse_set_overrides(list(spec.algo_overrides.get(algo, ()))))
+    for layer in layers + ([load_yaml(config_file)] if config_file else []) + [parse_set_overrides(list(overrides))]:
         unknown = set(layer) - {"env", "train"}
         if unknown:
             raise ConfigError(f"Unknown config section(s) {sorted(unknown)}: overrides start with 'env.' or 'train.'.")
@@ -120,7 +131,11 @@ def train(args: TrainArgs) -> str:
     """
     if args.algo not in ALGOS:
         raise ConfigError(f"Unknown algorithm '{args.algo}'. Valid: {', '.join(ALGOS)}.")
-    spec, env_cfg, train_cfg = resolve_configs(args.task, args.config, args.overrides)
+    if args.resume and args.resume.startswith(PRETRAINED_PREFIX):
+        raise ConfigError(f"--resume {args.resume}: a run resumes in its own folder, and a shipped policy has none. "
+                          "Copy its model.pt into a run folder of yours (e.g. logs/G1-Flat/finetune/) and resume that.")
+    resume_path = resolve_checkpoint(args.resume, args.task, args.log_root) if args.resume else None
+    spec, env_cfg, train_cfg = resolve_configs(args.task, args.config, args.overrides, args.algo, resume_path)
     for key in ("max_iterations", "seed", "logger"):
         if getattr(args, key) is not None:
             apply_overrides(train_cfg.runner, {key: getattr(args, key)}, prefix="--")
@@ -148,10 +163,6 @@ def train(args: TrainArgs) -> str:
         device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
         train_cfg.runner.seed += rank
 
-    if args.resume and args.resume.startswith(PRETRAINED_PREFIX):
-        raise ConfigError(f"--resume {args.resume}: a run resumes in its own folder, and a shipped policy has none. "
-                          "Copy its model.pt into a run folder of yours (e.g. logs/G1-Flat/finetune/) and resume that.")
-    resume_path = resolve_checkpoint(args.resume, args.task, args.log_root) if args.resume else None
     if resume_path:
         log_dir = os.path.dirname(os.path.abspath(resume_path))
     else:

@@ -58,3 +58,13 @@ def test_resume_takes_the_learning_rate_given_now(tmp_path):
     train(TrainArgs(max_iterations=2, resume=run_dir, overrides=("train.fpo.learning_rate=1e-4",), **common))
     lrs = {g["lr"] for g in load_checkpoint(f"{run_dir}/model_1.pt")["optimizer_state_dict"]["param_groups"]}
     assert lrs == {1e-4}
+
+
+def test_resume_keeps_the_runs_own_config(tmp_path):
+    """A resumed run trains on the env and train config it was started with, not today's defaults; --set still wins."""
+    common = dict(task="bandit-multimodal", num_envs=4, log_root=str(tmp_path))
+    run_dir = train(TrainArgs(max_iterations=1, overrides=("train.fpo.clip_param=0.1", "env.widths=[0.2, 0.2]"), **common))
+    train(TrainArgs(max_iterations=2, resume=run_dir, overrides=("train.fpo.learning_rate=1e-4",), **common))
+    infos = load_checkpoint(f"{run_dir}/model_1.pt")["infos"]
+    assert infos["train_cfg"]["fpo"]["clip_param"] == 0.1 and infos["env_cfg"]["widths"] == [0.2, 0.2]
+    assert infos["train_cfg"]["fpo"]["learning_rate"] == 1e-4
