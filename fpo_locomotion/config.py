@@ -77,6 +77,10 @@ class FPOConfig(OnPolicyConfig):
     log_ratio_clamp: float = 5.0
     ema_decay: float | None = None
     ema_start: int = 0
+    prior_kl_coef: float = 0.0
+    """Reward bonus -coef * (log pi(a) - log N(a; 0, prior_std^2)) from the flow's exact density (0: off)."""
+    prior_std: float = 1.0
+    """Std of the Gaussian prior N(0, prior_std^2 I) of ``prior_kl_coef``."""
     num_learning_epochs: int = 10
     learning_rate: float = 3e-4
     optimizer: str = "adamw"

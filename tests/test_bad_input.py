@@ -141,7 +141,7 @@ def test_ctrl_c_or_sigterm_names_the_last_checkpoint(stop, tmp_path, monkeypatch
     assert "model_0.pt; continue with --resume" in err
 
 
-def test_fpo_refuses_rsl_rl_options_it_does_not_implement(tmp_path):
+def test_fpo_refuses_rsl_rl_options_it_does_not_implement_and_bad_prior_kl(tmp_path):
     from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
     spec, env_cfg, train_cfg = resolve_configs("bandit-multimodal")
@@ -151,6 +151,11 @@ def test_fpo_refuses_rsl_rl_options_it_does_not_implement(tmp_path):
                    {"use_mixed_precision": True}, {"entropy_coef": 0.01}, {"schedule": "adaptive"}):
         with pytest.raises(ConfigError, match="FPO does not implement rsl_rl's"):
             FPO(alg.actor, alg.critic, alg.storage, **option)
+    with pytest.raises(ConfigError, match="prior_kl_coef must be >= 0 and prior_std > 0"):
+        FPO(alg.actor, alg.critic, alg.storage, prior_kl_coef=0.1, prior_std=0.0)
+    alg.actor.action_perturb_std = 0.1
+    with pytest.raises(ConfigError, match="set flow_actor.action_perturb_std=0"):
+        FPO(alg.actor, alg.critic, alg.storage, prior_kl_coef=0.1)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from tensordict import TensorDict
 
 from fpo_locomotion.models.flow_actor import FlowActor
 from fpo_locomotion.models.flow_policy import UnrolledFlowPolicy
-from fpo_locomotion.models.velocity_net import cfm_loss
+from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_sample, euler_sample_log_prob
 
 OBS_DIM, ACT_DIM = 5, 3
 
@@ -102,3 +102,26 @@ def test_export_module_matches_actor(steps):
     noise = torch.randn(5, ACT_DIM)
     assert torch.allclose(scripted(obs["policy"], noise), actor.sample(actor.get_latent(obs), noise), atol=1e-6)
     scripted.reset()  # legged_gym deploy scripts call it
+
+
+def test_euler_log_prob_is_the_samples_density():
+    """Exact change-of-variables density: N(0, I) for the identity flow; a 2-D histogram of samples otherwise."""
+    torch.manual_seed(0)
+    x0 = torch.randn(50000, ACT_DIM)
+    identity = make_actor(trained_like=False).net
+    _, log_prob = euler_sample_log_prob(identity, torch.zeros(50000, OBS_DIM), x0, 10)
+    assert torch.allclose(log_prob, -0.5 * x0.pow(2).sum(-1) - 1.5 * math.log(2 * math.pi), atol=1e-5)
+
+    x0 = x0[:, :2]
+
+    net = VelocityNet(OBS_DIM, 2, [32, 32], "elu", 8)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.25)
+    with torch.inference_mode():  # as in rsl_rl's rollout
+        actions, log_prob = euler_sample_log_prob(net, torch.ones(50000, OBS_DIM), x0, 10)
+        assert torch.equal(actions, euler_sample(net, torch.ones(50000, OBS_DIM), x0, 10))
+    counts, (xe, ye) = torch.histogramdd(actions, bins=[20, 20])
+    density = counts / (len(actions) * (xe[1] - xe[0]) * (ye[1] - ye[0]))
+    binned = density[torch.bucketize(actions[:, 0].contiguous(), xe[1:-1]), torch.bucketize(actions[:, 1].contiguous(), ye[1:-1])]
+    assert abs(binned.log().mean() - log_prob.mean()) < 0.05
+    assert torch.corrcoef(torch.stack([binned.log(), log_prob]))[0, 1] > 0.95

@@ -1,6 +1,7 @@
 """FPO algorithm: ratio == 1 and matching gradients at theta == theta_old, objectives, EMA."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -87,3 +88,17 @@ def test_update_changes_actor_and_tracks_ema():
     # before ema_start the EMA is a copy; after, it lags the trained weights
     assert all(torch.equal(alg.ema_actor.state_dict()[k], after[k]) for k in after)
     assert alg.get_policy() is alg.ema_actor
+
+
+def test_prior_kl_bonus_is_the_log_density_ratio_of_flow_and_prior():
+    """Untrained flow = N(0, I): the bonus -c (log pi - log prior) is 0 for prior_std 1, the Gaussians' ratio for 2."""
+    for prior_std in (1.0, 2.0):
+        sets = ("train.fpo.prior_kl_coef=0.5", f"train.fpo.prior_std={prior_std}")
+        spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
+        env = make_env(spec, env_cfg, 16, "cpu", 0)
+        alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+        with torch.inference_mode():
+            actions = alg.act(env.get_observations())
+            alg.process_env_step(env.get_observations(), torch.ones(16), torch.zeros(16), {})
+        log_ratio = (-0.5 * actions.pow(2) + 0.5 * (actions / prior_std).pow(2) + math.log(prior_std)).sum(-1)
+        assert torch.allclose(alg.storage.rewards[0, :, 0], 1.0 - 0.5 * log_ratio, atol=1e-5)

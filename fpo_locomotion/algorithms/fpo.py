@@ -9,12 +9,16 @@ the same Monte-Carlo pairs (tau_i, eps_i) drawn at rollout time:
 and optimizes either PPO's clipped surrogate (``objective="ppo_clip"``) or FPO++'s ASPO
 (``objective="aspo"``): PPO clip where A >= 0, the SPO penalty ``r*A - |A|/(2*clip)*(r-1)^2`` where A < 0.
 
+Optional (``prior_kl_coef`` > 0): each reward less ``prior_kl_coef * (log pi(a) - log N(a; 0, prior_std^2 I))``,
+pi the flow's exact density, a KL penalty to a broad prior that helps keep equally good modes (README).
+
 Everything else (rollouts, GAE, value loss, normalizers, multi-GPU) is rsl_rl's PPO unchanged.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import torch
@@ -71,6 +75,8 @@ class FPO(PPO):
         log_ratio_clamp: float = 5.0,
         ema_decay: float | None = None,
         ema_start: int = 0,
+        prior_kl_coef: float = 0.0,
+        prior_std: float = 1.0,
         optimizer: str = "adamw",
         learning_rate: float = 3e-4,
         **ppo_kwargs,
@@ -82,6 +88,10 @@ class FPO(PPO):
             raise ConfigError(f"Unknown FPO objective '{objective}'. Valid: {OBJECTIVES}.")
         if not isinstance(actor, FlowActor):
             raise TypeError(f"FPO needs a FlowActor, got {type(actor).__name__}.")
+        if prior_kl_coef < 0.0 or prior_std <= 0.0:
+            raise ConfigError(f"FPO prior_kl_coef must be >= 0 and prior_std > 0, got {prior_kl_coef} and {prior_std}.")
+        if prior_kl_coef > 0.0 and actor.action_perturb_std > 0.0:
+            raise ConfigError("FPO prior_kl_coef needs the flow's own action density: set flow_actor.action_perturb_std=0.")
         if not 0.0 < clip_param < 1.0:
             raise ConfigError(f"FPO clip_param must be in (0, 1), got {clip_param}.")
         unsupported = sorted(k for k in UNSUPPORTED_PPO_OPTIONS if ppo_kwargs.get(k))
@@ -99,8 +109,23 @@ class FPO(PPO):
         self.log_ratio_clamp = log_ratio_clamp
         self.ema_decay = ema_decay
         self.ema_start = ema_start
+        self.prior_kl_coef = prior_kl_coef
+        self.prior_std = prior_std
+        self._raw_actor.track_log_prob = prior_kl_coef > 0.0
         self.num_updates = 0
         self.ema_actor = copy.deepcopy(self._raw_actor).requires_grad_(False) if ema_decay else None
+
+    def process_env_step(self, obs, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
+        """rsl_rl's step record, rewards [B] less ``prior_kl_coef * (log pi(a) - log N(a; 0, prior_std^2 I))`` when set.
+
+        The per-sample KL to a broad Gaussian prior: its optimum ``pi ~ prior * exp(r / coef)`` gives equally
+        good modes equal mass (an entropy bonus alone has no normalizable optimum on unbounded actions).
+        """
+        if self.prior_kl_coef > 0.0:
+            actions = self.transition.actions
+            log_prior = (-0.5 * (actions / self.prior_std).pow(2) - math.log(self.prior_std * math.sqrt(2 * math.pi))).sum(-1)
+            rewards = rewards - self.prior_kl_coef * (self._raw_actor.last_log_prob - log_prior)
+        super().process_env_step(obs, rewards, dones, extras)
 
     def update(self) -> dict[str, float]:
         """FPO epochs over the stored rollout; returns mean losses and ratio statistics."""

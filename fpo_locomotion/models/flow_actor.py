@@ -17,7 +17,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from fpo_locomotion.models.flow_policy import UnrolledFlowPolicy
-from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_path, euler_sample
+from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_path, euler_sample, euler_sample_log_prob
 
 
 class FlowActor(nn.Module):
@@ -65,6 +65,9 @@ class FlowActor(nn.Module):
         self.net = VelocityNet(self.obs_dim, output_dim, list(hidden_dims), activation, time_embed_dim)
         self._params: tuple[torch.Tensor, ...] = ()
         self._last_actions = torch.zeros(1, output_dim)
+        self.track_log_prob = False
+        """Set by FPO's prior-KL bonus: stochastic actions also get their exact log-density, ``last_log_prob`` [B]."""
+        self.last_log_prob = torch.zeros(1)
 
     # ------------------------------------------------------------------ flow policy
     def get_latent(self, obs: TensorDict, masks=None, hidden_state=None) -> torch.Tensor:
@@ -89,7 +92,11 @@ class FlowActor(nn.Module):
         batch = latent.shape[0]
         if not stochastic_output:
             return self.sample(latent, latent.new_zeros(batch, self.action_dim))
-        actions = self.sample(latent, torch.randn(batch, self.action_dim, device=latent.device))
+        x0 = torch.randn(batch, self.action_dim, device=latent.device)
+        if self.track_log_prob:
+            actions, self.last_log_prob = euler_sample_log_prob(self.net, latent, x0, self.flow_steps)
+        else:
+            actions = self.sample(latent, x0)
         if self.action_perturb_std > 0:
             actions = actions + self.action_perturb_std * torch.randn_like(actions)
         eps = torch.randn(batch, self.num_mc, self.action_dim, device=latent.device)
