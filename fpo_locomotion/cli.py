@@ -77,7 +77,7 @@ def _cmd_config(a: argparse.Namespace) -> None:
     from fpo_locomotion.config_doc import format_rows, task_rows
     from fpo_locomotion.train import resolve_configs
 
-    _, env_cfg, train_cfg = resolve_configs(a.task, a.config, tuple(a.set))
+    _, env_cfg, train_cfg = resolve_configs(a.task, a.config, tuple(a.set), a.algo)
     print(format_rows(task_rows(env_cfg, train_cfg, algo=a.algo, key_filter=a.prefix or "")))
 
 

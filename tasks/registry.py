@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rsl_rl.env import VecEnv
@@ -41,6 +41,9 @@ class TaskSpec:
     command schedule and no disturbances; ``register_task`` then also registers ``<name>-Play``."""
     trained_task: str | None = None
     """Set on a Play variant: the task whose policies it plays."""
+    algo_overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Algorithm -> ``--set`` pairs applied before the user's config file and ``--set``: where the recipe that
+    trains one learner's shipped policy differs from the task's defaults."""
 
 
 _TASKS: dict[str, TaskSpec] = {}

@@ -1,5 +1,6 @@
 """The shipped policies (resources/pretrained/): loadable by name everywhere, and they walk where commanded."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -74,3 +75,17 @@ def test_shipped_files_are_not_git_ignored():
     paths = [f"resources/pretrained/{name}/{file}" for name in ("fpo", "ppo") for file in ("model.pt", "policy.onnx")]
     ignored = subprocess.run(["git", "check-ignore", *paths], cwd=repo, capture_output=True, text=True).stdout.split()
     assert ignored == []
+
+
+@pytest.mark.parametrize("name", ["fpo", "ppo"])
+def test_the_defaults_are_the_shipped_policies_recipe(name):
+    """``fpo-loco train --task G1-Flat --algo NAME`` resolves to the config its shipped policy was trained with (the
+    shipped runs gave physics one thread)."""
+    from fpo_locomotion.checkpoints import load_checkpoint, saved_env_cfg, saved_train_cfg
+    from fpo_locomotion.train import resolve_configs
+
+    infos = load_checkpoint(pretrained_file(f"pretrained:{name}", "model.pt"))["infos"]
+    spec, env_cfg, train_cfg = resolve_configs("G1-Flat", None, ("env.num_threads=1",), algo=name)
+    assert infos["algo"] == name
+    assert dataclasses.asdict(saved_env_cfg(infos, spec)) == dataclasses.asdict(env_cfg)
+    assert dataclasses.asdict(saved_train_cfg(infos)) == dataclasses.asdict(train_cfg)

@@ -3,6 +3,6 @@ ground, any backend: ``config`` (its env config and the upgrade of format-1 chec
 """
 
 from fpo_locomotion.tasks.g1_flat.config import G1FlatConfig, g1_flat_play_config, upgrade_g1_flat_env_cfg
-from fpo_locomotion.tasks.g1_flat.train_config import g1_flat_train_config
+from fpo_locomotion.tasks.g1_flat.train_config import G1_FLAT_PPO_OVERRIDES, g1_flat_train_config
 
-__all__ = ["G1FlatConfig", "g1_flat_play_config", "g1_flat_train_config", "upgrade_g1_flat_env_cfg"]
+__all__ = ["G1_FLAT_PPO_OVERRIDES", "G1FlatConfig", "g1_flat_play_config", "g1_flat_train_config", "upgrade_g1_flat_env_cfg"]
