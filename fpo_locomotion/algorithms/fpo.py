@@ -18,12 +18,12 @@ Everything else (rollouts, GAE, value loss, normalizers, multi-GPU) is rsl_rl's 
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 
 import torch
 from rsl_rl.algorithms import PPO
 from torch import nn
+from torch.distributions import Normal
 
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.models.flow_actor import FlowActor
@@ -89,7 +89,8 @@ class FPO(PPO):
         if not isinstance(actor, FlowActor):
             raise TypeError(f"FPO needs a FlowActor, got {type(actor).__name__}.")
         if prior_kl_coef < 0.0 or prior_std <= 0.0:
-            raise ConfigError(f"FPO prior_kl_coef must be >= 0 and prior_std > 0, got {prior_kl_coef} and {prior_std}.")
+            raise ConfigError(f"FPO prior_kl_coef must be >= 0 and prior_std > 0, got {prior_kl_coef} and {prior_std}: set "
+                              "train.fpo.prior_kl_coef=0 (off) or a positive coef with a positive train.fpo.prior_std.")
         if prior_kl_coef > 0.0 and actor.action_perturb_std > 0.0:
             raise ConfigError("FPO prior_kl_coef needs the flow's own action density: set flow_actor.action_perturb_std=0.")
         if not 0.0 < clip_param < 1.0:
@@ -122,8 +123,7 @@ class FPO(PPO):
         good modes equal mass (an entropy bonus alone has no normalizable optimum on unbounded actions).
         """
         if self.prior_kl_coef > 0.0:
-            actions = self.transition.actions
-            log_prior = (-0.5 * (actions / self.prior_std).pow(2) - math.log(self.prior_std * math.sqrt(2 * math.pi))).sum(-1)
+            log_prior = Normal(0.0, self.prior_std).log_prob(self.transition.actions).sum(-1)
             rewards = rewards - self.prior_kl_coef * (self._raw_actor.last_log_prob - log_prior)
         super().process_env_step(obs, rewards, dones, extras)
 

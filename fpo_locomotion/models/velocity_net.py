@@ -109,7 +109,7 @@ def euler_sample_log_prob(net: VelocityNet, obs: torch.Tensor, x0: torch.Tensor,
     Jacobian [B, A, A] by autograd (A backward passes per step). Runs inside ``torch.inference_mode`` too.
     """
     dt = 1.0 / steps
-    log_prob = -0.5 * (x0.pow(2).sum(-1) + x0.shape[-1] * math.log(2.0 * math.pi))
+    log_prob = torch.distributions.Normal(0.0, 1.0).log_prob(x0).sum(-1)
     eye = torch.eye(x0.shape[-1], device=x0.device, dtype=x0.dtype)
     x = x0.clone()
     with torch.inference_mode(False), torch.enable_grad():
