@@ -129,6 +129,18 @@ def test_commands_random_and_scheduled():
     for i, (low, high) in enumerate((cfg.lin_vel_x, cfg.lin_vel_y, cfg.ang_vel_yaw)):
         assert low <= c[:, i].min() < low + 0.05 and high - 0.05 < c[:, i].max() <= high
     assert 0.07 < (c == 0).all(dim=1).float().mean() < 0.13  # rel_standing_envs = 0.1 (+ a few slow draws)
+    # rel_zero_axis: each axis zeroed on its own; turn-in-place goes from ~6% of draws (dead band) to ~18%
+    # (0.9 * 0.5 * P(the other linear axes zeroed or in the dead band)).
+    turn_in_place = lambda c: ((c[:, :2] == 0).all(dim=1) & (c[:, 2] != 0)).float().mean()
+    assert turn_in_place(c) < 0.08
+    cfg.rel_zero_axis = 0.5
+    commands = VelocityCommand(cfg, n, dt, torch.Generator().manual_seed(0), torch.device("cpu"))
+    commands.update(torch.zeros(n, dtype=torch.long), identity)
+    c = commands.command
+    assert 0.15 < turn_in_place(c) < 0.22
+    assert 0.05 < ((c[:, 0] == 0) & (c[:, 1] != 0) & (c[:, 2] == 0)).float().mean() < 0.1  # pure side-step
+    assert 0.24 < (c == 0).all(dim=1).float().mean() < 0.32  # standing: 0.1 + 0.9 * 0.5 * 0.41
+    cfg.rel_zero_axis = 0.0
     # Heading mode: yaw rate = clip(0.5 * (heading - yaw)).
     cfg.rel_heading_envs = 1.0
     commands = VelocityCommand(cfg, n, dt, torch.Generator().manual_seed(0), torch.device("cpu"))

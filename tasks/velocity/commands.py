@@ -15,8 +15,9 @@ class VelocityCommand:
 
     Random mode (``cfg.schedule`` empty), legged_gym-style: every ``resampling_time_s`` of an env's episode
     (and at its reset) vx, vy, yaw rate and a heading are drawn uniformly; |(vx, vy)| <= ``min_lin_vel``
-    becomes 0; a ``rel_standing_envs`` fraction gets the zero command; a ``rel_heading_envs`` fraction of the
-    others tracks its heading: every step, yaw rate = clip(stiffness * wrap(heading - yaw), yaw range).
+    becomes 0 (after each axis is zeroed on its own with chance ``rel_zero_axis``); a ``rel_standing_envs``
+    fraction gets the zero command; a ``rel_heading_envs`` fraction of the others tracks its heading: every
+    step, yaw rate = clip(stiffness * wrap(heading - yaw), yaw range).
     Schedule mode: every env follows ``cfg.schedule`` from its episode start.
     """
 
@@ -43,6 +44,9 @@ class VelocityCommand:
         """Draw new commands for the envs where ``mask`` [N] (bool) is set (random mode only)."""
         u = torch.rand(mask.shape[0], 6, generator=self.generator, device=self.device)
         draw = torch.addcmul(self._low, self._width, u[:, :4])  # vx, vy, yaw rate, heading
+        if self.cfg.rel_zero_axis > 0:  # drawn only when on: the default's random stream stays as it was
+            keep_axis = torch.rand(mask.shape[0], 3, generator=self.generator, device=self.device)
+            draw[:, :3] *= keep_axis >= self.cfg.rel_zero_axis
         standing = u[:, 4] < self.cfg.rel_standing_envs
         moving = (draw[:, :2].square().sum(dim=1) > self.cfg.min_lin_vel**2) & ~standing
         keep = torch.stack([moving, moving, ~standing], dim=1)

@@ -28,6 +28,10 @@ class CommandsConfig:
     heading_stiffness: float = 0.5
     rel_standing_envs: float = 0.1
     """Fraction of envs commanded to stand still (all three commands 0)."""
+    rel_zero_axis: float = 0.0
+    """Chance that each of vx, vy and yaw rate is set to 0 on its own at a draw: more pure forward, side-step and
+    turn-in-place commands (0.5 with rel_standing_envs 0: ~20% stand, ~20% turn in place, ~8% side-step, ~9%
+    walk straight; 0: ~10% stand, ~6% turn in place, no pure side-step or straight walk)."""
     min_lin_vel: float = 0.2
     """A sampled |(vx, vy)| at or below this becomes 0 (legged_gym)."""
     standing_command: float = 0.1
