@@ -230,9 +230,12 @@ class VelocityTask:
             "frame": "pelvis (base) frame: vx forward, vy left (m/s); yaw rate counter-clockwise about the pelvis "
                      "z axis (rad/s); tracked against the pelvis velocity in the same frame",
             "ranges": self.command_ranges(),
-            "dead_band": f"training drew |(vx, vy)| <= {c.min_lin_vel} m/s as (vx, vy) = (0, 0)",
-            "standing": f"(0, 0, 0) means stand; {c.rel_standing_envs:.0%} of training episodes stood; under "
-                        f"|command| < {c.standing_command} the gait clock's stepping is not rewarded",
+            "dead_band": f"training drew |(vx, vy)| <= {c.min_lin_vel} m/s as (vx, vy) = (0, 0)"
+                         + (f"; it zeroed each of vx, vy, yaw rate on its own with chance {c.rel_zero_axis}"
+                            if c.rel_zero_axis else ""),
+            "standing": f"(0, 0, 0) means stand; {c.rel_standing_envs:.0%} of training draws were standing commands"
+                        + (" (more came from zeroed axes)" if c.rel_zero_axis else "")
+                        + f"; under |command| < {c.standing_command} the gait clock's stepping is not rewarded",
             "resampled_every_s": float(c.resampling_time_s),
         }
 
