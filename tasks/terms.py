@@ -40,7 +40,11 @@ class RewardTermConfig(TermConfig):
     """One reward term: ``weight * func(state, context, **params) * control_dt`` is added to the step's reward."""
 
     weight: float = 0.0
-    """Per second; a term with weight 0 is not computed."""
+    """Per second; a term with weight 0 (and no other weight in ``weight_steps``) is not computed."""
+    weight_steps: list[list[float]] = field(default_factory=list)
+    """Reward-weight curriculum (Isaac Lab's ``modify_reward_weight``): ``[[step, weight], ...]`` in rising order of
+    the env's control step (an rsl_rl iteration is ``num_steps_per_env`` of them); from each ``step`` on the term
+    weighs ``weight``, before the first it weighs ``weight`` above. Empty: ``weight`` throughout."""
 
 
 @dataclass
@@ -84,6 +88,26 @@ def resolve_term(func: str, builtins: dict[str, Callable], key: str) -> Callable
         raise ConfigError(f"Config key '{key}.func': module '{module_name}' has no function '{name}'; check the "
                           "name after the ':'.")
     return fn
+
+
+def reward_weight(entry: RewardTermConfig, step: int) -> float:
+    """The term's weight at env control step ``step``: the last ``weight_steps`` entry at or before it, else
+    ``weight``."""
+    weight = entry.weight
+    for at, scheduled in entry.weight_steps:
+        if step >= at:
+            weight = scheduled
+    return weight
+
+
+def check_weight_steps(entries: dict[str, RewardTermConfig], key: str) -> None:
+    """A ``weight_steps`` that is not ``[[step, weight], ...]`` in rising step order is a one-line ConfigError."""
+    for name, entry in entries.items():
+        steps = entry.weight_steps
+        pairs = all(isinstance(p, (list, tuple)) and len(p) == 2 for p in steps)
+        if not pairs or any(a[0] >= b[0] for a, b in zip(steps, steps[1:])):
+            raise ConfigError(f"Config key '{key}.{name}.weight_steps' must be [[step, weight], ...] in rising step "
+                              f"order, e.g. [[20400, 1.0]]; got {steps}.")
 
 
 def bind_terms(entries: dict[str, TermConfig], builtins: dict[str, Callable], key: str) -> dict[str, Callable]:

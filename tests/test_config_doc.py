@@ -50,7 +50,7 @@ def test_known_docstrings_types_and_task_defaults():
     rows = {r.key: r for r in task_rows(spec.env_cfg(), spec.train_cfg())}
     termination = rows["env.rewards.termination.weight"]
     assert (termination.type_str, termination.default) == ("float", -25.0)
-    assert termination.doc.startswith("Per second; a term with weight 0 is not computed")
+    assert termination.doc.startswith("Per second; a term with weight 0")
     assert (rows["env.rewards.track_lin_vel_xy.params.sigma"].type_str, rows["env.rewards.base_height.params.target"].default) \
         == ("float", 0.78)
     assert rows["train.fpo.ratio"].doc == '"per_sample" (FPO++) or "mean" (vanilla FPO).'
@@ -76,7 +76,8 @@ def test_algo_and_prefix_select_keys():
     rows = task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.events")
     assert rows and all(r.key.startswith("env.events.") for r in rows)
     assert [r.key for r in task_rows(spec.env_cfg(), spec.train_cfg(), key_filter="env.rewards.contact")] == \
-        ["env.rewards.contact.func", "env.rewards.contact.params.stance_fraction", "env.rewards.contact.weight"]
+        ["env.rewards.contact.func", "env.rewards.contact.params.stance_fraction", "env.rewards.contact.weight",
+         "env.rewards.contact.weight_steps"]
     # a whole key, not a string prefix (contact_no_vel is not listed)
 
 

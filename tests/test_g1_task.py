@@ -267,6 +267,28 @@ def test_termination_penalty_counts_falls_not_time_outs():
     assert any(p is not None and p < 0 for p in penalties)
 
 
+def test_reward_weight_curriculum_switches_a_weight_at_its_step():
+    """``weight_steps`` (Isaac Lab's modify_reward_weight): the yaw term pays 0.5 until step 3, then 1.0; a second yaw term of
+    weight 0 with a scheduled weight is computed (at 0) from the start."""
+    cfg = g1_flat_play_config()
+    cfg.rewards["track_ang_vel_z"].weight_steps = [[3, 1.0]]
+    cfg.rewards["yaw_again"] = dataclasses.replace(cfg.rewards["track_ang_vel_z"], weight=0.0, weight_steps=[[2, 0.3]])
+    env = make(cfg)
+    task, dt = env.task, env.backend.control_dt
+    names = task.reward_names
+    weights = []
+    for _ in range(5):
+        env.step(torch.zeros(N, J))
+        weights.append(task.reward_weights[[names.index("track_ang_vel_z"), names.index("yaw_again")], 0] / dt)
+    # the env's construction takes control step 1 (its first post_step), so the k-th env.step evaluates step k + 1
+    expected = torch.tensor([[0.5, 0.0], [0.5, 0.3], [1.0, 0.3], [1.0, 0.3], [1.0, 0.3]])
+    torch.testing.assert_close(torch.stack(weights), expected)
+    cfg.rewards["track_ang_vel_z"].weight_steps = [[300, 1.0], [100, 0.5]]
+    with pytest.raises(ConfigError, match=r"'env.rewards.track_ang_vel_z.weight_steps' must be \[\[step, weight\], ...\] "
+                                          r"in rising step order"):
+        make(cfg)
+
+
 def test_the_task_package_imports_no_simulator():
     """Tasks see physics only through the backend interface: no module under tasks/ imports mujoco or warp."""
     import ast

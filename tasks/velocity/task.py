@@ -18,7 +18,7 @@ import torch
 from fpo_locomotion.envs.backend import Backend
 from fpo_locomotion.envs.vec_env import TaskStep
 from fpo_locomotion.errors import ConfigError
-from fpo_locomotion.tasks.terms import EVENT_MODES, bind_terms
+from fpo_locomotion.tasks.terms import EVENT_MODES, bind_terms, check_weight_steps, reward_weight
 from fpo_locomotion.tasks.velocity.commands import COMMAND_NAMES, VelocityCommand
 from fpo_locomotion.tasks.velocity.config import VelocityEnvConfig
 from fpo_locomotion.tasks.velocity.events import EVENT_TERMS, EventContext
@@ -57,11 +57,15 @@ class VelocityTask:
         friction = torch.ones(n, device=device)
         added_mass = torch.zeros(n, device=device)
         self.context = TermContext(spec.joint_names, self.default_joint_pos, backend.joint_limits)
-        rewards = {name: entry for name, entry in cfg.rewards.items() if entry.weight != 0.0}
+        check_weight_steps(cfg.rewards, "env.rewards")
+        rewards = {name: entry for name, entry in cfg.rewards.items()
+                   if entry.weight != 0.0 or any(w != 0.0 for _, w in entry.weight_steps)}
         self.reward_fns = bind_terms(rewards, REWARD_TERMS, "env.rewards")
         self.reward_names = list(self.reward_fns)
-        self.reward_weights = torch.tensor([[entry.weight * self.control_dt] for entry in rewards.values()],
-                                           device=device)  # [T, 1]
+        self.reward_entries = list(rewards.values())
+        self.reward_weights = self._reward_weights()  # [T, 1]
+        self.weights_change = any(entry.weight_steps for entry in self.reward_entries)
+        """Whether a reward weight follows a curriculum (``weight_steps``): then they are recomputed every step."""
         self.termination_fns = bind_terms(cfg.terminations, TERMINATION_TERMS, "env.terminations")
         self.termination_names = list(self.termination_fns)
         self._check_terms(self.state(torch.zeros(n, dtype=torch.long, device=device)))
@@ -72,6 +76,11 @@ class VelocityTask:
         """Control steps between two events of an env, per "interval" event."""
         self.obs = Observations(cfg.observations, self.state(torch.zeros(n, dtype=torch.long, device=device)),
                                 self.obs_params, self.generator)
+
+    def _reward_weights(self) -> torch.Tensor:
+        """[T, 1]: each reward term's weight at the current ``common_step``, times the control dt."""
+        weights = [[reward_weight(entry, self.common_step) * self.control_dt] for entry in self.reward_entries]
+        return torch.tensor(weights, device=self.device)
 
     def _check_terms(self, s: VelocityState) -> None:
         """Evaluate every reward and termination term once on ``s``: a term of the wrong shape or with a bad
@@ -165,6 +174,8 @@ class VelocityTask:
         self.foot_contact_time.copy_(torch.where(s.foot_contact, self.foot_contact_time + self.control_dt, 0.0))
         falls = torch.stack([fn(s, self.context) for fn in self.termination_fns.values()])  # [R, N]
         s.terminated = falls.any(dim=0)
+        if self.weights_change:
+            self.reward_weights = self._reward_weights()
         terms = torch.stack([fn(s, self.context) for fn in self.reward_fns.values()]) * self.reward_weights  # [T, N]
         reward = terms.sum(dim=0)
         if self.cfg.only_positive_rewards:
