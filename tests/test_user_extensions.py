@@ -86,7 +86,8 @@ def test_a_term_from_a_user_module_is_trained_and_logged(tmp_path, monkeypatch):
           "--set", "env.rewards.feet_apart.weight=0.3", "--set", "train.runner.num_steps_per_env=40"])
     (run_dir,) = (tmp_path / "logs" / "G1-Flat-my-terms").iterdir()
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())["env"]["rewards"]
-    assert saved["feet_apart"] == {"func": "my_g1_terms:feet_apart", "params": {"min_distance": 0.15}, "weight": 0.3}
+    assert saved["feet_apart"] == {"func": "my_g1_terms:feet_apart", "params": {"min_distance": 0.15}, "weight": 0.3,
+                                   "weight_steps": []}
     assert "hip_pos" not in saved
     iterations, values = read_scalars(str(run_dir), "Episode_Reward/feet_apart")
     assert iterations and all(0.0 <= v <= 0.3 for v in values)  # per-second weight 0.3 times a 0/1 term
