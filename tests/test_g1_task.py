@@ -285,6 +285,9 @@ def test_reward_weight_curriculum_switches_a_weight_at_its_step():
     # the env's construction takes control step 1 (its first post_step), so the k-th env.step evaluates step k + 1
     expected = torch.tensor([[0.5, 0.0], [0.5, 0.3], [1.0, 0.3], [1.0, 0.3], [1.0, 0.3]])
     torch.testing.assert_close(torch.stack(weights), expected)
+    task.common_step = 0  # a jump, as --resume sets it: the weights follow
+    env.step(torch.zeros(N, J))
+    assert (task.reward_weights[names.index("track_ang_vel_z"), 0] / dt).item() == pytest.approx(0.5)
     cfg.rewards["track_ang_vel_z"].weight_steps = [[300, 1.0], [100, 0.5]]
     with pytest.raises(ConfigError, match=r"'env.rewards.track_ang_vel_z.weight_steps' must be \[\[step, weight\], ...\] "
                                           r"in rising step order"):

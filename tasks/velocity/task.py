@@ -11,6 +11,7 @@ deterministic physics: same seed and actions -> identical rollouts).
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import torch
@@ -63,9 +64,11 @@ class VelocityTask:
         self.reward_fns = bind_terms(rewards, REWARD_TERMS, "env.rewards")
         self.reward_names = list(self.reward_fns)
         self.reward_entries = list(rewards.values())
+        self.weight_switches = sorted({at for entry in self.reward_entries for at, _ in entry.weight_steps})
+        """Control steps at which a reward weight changes (``weight_steps``): the weights are rebuilt only when the
+        number of them passed changes (also after a jump of ``common_step``, as on resume)."""
+        self.switches_passed = 0
         self.reward_weights = self._reward_weights()  # [T, 1]
-        self.weights_change = any(entry.weight_steps for entry in self.reward_entries)
-        """Whether a reward weight follows a curriculum (``weight_steps``): then they are recomputed every step."""
         self.termination_fns = bind_terms(cfg.terminations, TERMINATION_TERMS, "env.terminations")
         self.termination_names = list(self.termination_fns)
         self._check_terms(self.state(torch.zeros(n, dtype=torch.long, device=device)))
@@ -174,8 +177,9 @@ class VelocityTask:
         self.foot_contact_time.copy_(torch.where(s.foot_contact, self.foot_contact_time + self.control_dt, 0.0))
         falls = torch.stack([fn(s, self.context) for fn in self.termination_fns.values()])  # [R, N]
         s.terminated = falls.any(dim=0)
-        if self.weights_change:
-            self.reward_weights = self._reward_weights()
+        passed = bisect.bisect_right(self.weight_switches, self.common_step)
+        if passed != self.switches_passed:
+            self.switches_passed, self.reward_weights = passed, self._reward_weights()
         terms = torch.stack([fn(s, self.context) for fn in self.reward_fns.values()]) * self.reward_weights  # [T, N]
         reward = terms.sum(dim=0)
         if self.cfg.only_positive_rewards:
