@@ -19,8 +19,18 @@ G1_GAIT_PERIOD = 0.6
 """Gait clock period (s): 0.6 turned faster than the recipe's 0.8 (README "Results", recipe v4)."""
 
 
+G1_TRACKING_SWITCH_STEP = 16800
+"""Control step (iteration 700 at 24 steps per env) from which the tracking terms ask for more: the yaw weight
+0.5 -> 1.0 and a sharp linear term (sigma 0.1) 0 -> 0.5. Before it FPO learns to walk on the coarse terms; with
+yaw 1.0 or sigma 0.1 from the start it turned in place or stood (README Results, stops 20-23)."""
+
+
 def g1_flat_rewards() -> dict[str, RewardTermConfig]:
-    return velocity_rewards(base_height=G1_BASE_HEIGHT, hip_joints=G1_HIP_JOINTS, gait_period=G1_GAIT_PERIOD)
+    rewards = velocity_rewards(base_height=G1_BASE_HEIGHT, hip_joints=G1_HIP_JOINTS, gait_period=G1_GAIT_PERIOD)
+    rewards["track_ang_vel_z"].weight_steps = [[G1_TRACKING_SWITCH_STEP, 1.0]]
+    rewards["track_lin_fine"] = RewardTermConfig(func="track_lin_vel_xy", weight=0.0, params={"sigma": 0.1},
+                                                 weight_steps=[[G1_TRACKING_SWITCH_STEP, 0.5]])
+    return rewards
 
 
 @dataclass
