@@ -178,10 +178,13 @@ def test_bad_term_entries_are_one_line_errors(capsys, tmp_path, overrides, messa
 def test_format_1_checkpoint_configs_upgrade_to_the_same_terms():
     """A format-1 env config (no ``config_format`` in the checkpoint, as the shipped policies were trained with)
     reads back as today's defaults through formats 2 (terms) and 3 (events); the shipped policies' play tests
-    check the whole path."""
+    check the whole path): today's defaults less the tracking switch of recipe v5, which format 1 could not hold."""
+    v4 = G1FlatConfig()
+    del v4.rewards["track_lin_fine"]
+    v4.rewards["track_ang_vel_z"].weight_steps = []
     old = {"commands": {},
            "noise": {"enabled": True, "base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5},
-           "rewards": {"scales": {name: entry.weight for name, entry in G1FlatConfig().rewards.items()},
+           "rewards": {"scales": {name: entry.weight for name, entry in v4.rewards.items()},
                        "tracking_sigma": 0.25, "base_height_target": 0.78, "feet_air_time_threshold": 0.3,
                        "soft_joint_pos_limit": 0.9, "stance_fraction": 0.55, "standing_command": 0.1,
                        "contact_force": 1.0, "only_positive_rewards": False},
@@ -190,7 +193,7 @@ def test_format_1_checkpoint_configs_upgrade_to_the_same_terms():
                            "randomize_base_mass": True, "added_mass_range": [-1.0, 3.0], "randomize_pd_gains": True,
                            "kp_scale_range": [0.9, 1.1], "kd_scale_range": [0.9, 1.1], "push_robots": True,
                            "push_interval_s": 5.0, "max_push_vel_xy": 0.5}}
-    assert saved_env_cfg({"env_cfg": old}, get_task("G1-Flat")) == G1FlatConfig()
+    assert saved_env_cfg({"env_cfg": old}, get_task("G1-Flat")) == v4
     old["terminations"]["base_contact"] = False
     old["domain_rand"]["push_robots"] = False
     upgraded = saved_env_cfg({"env_cfg": old}, get_task("G1-Flat"))
