@@ -64,6 +64,9 @@ class OnPolicyConfig:
     max_grad_norm: float = 1.0
     use_clipped_value_loss: bool = True
     normalize_advantage_per_mini_batch: bool = False
+    symmetry: bool = False
+    """Left-right symmetry augmentation: every mini-batch is learned on as it is and mirrored (rsl_rl's
+    ``symmetry_cfg`` with ``fpo_locomotion.envs.symmetry:mirror_augmentation``; the task must have a mirror)."""
 
 
 @dataclass
@@ -159,6 +162,9 @@ class TrainConfig:
                 **{k: v for k, v in gaussian.items() if k != "init_std"},
                 "distribution_cfg": {"class_name": "rsl_rl.modules:GaussianDistribution", "init_std": gaussian["init_std"]},
             }
+        if algorithm.pop("symmetry"):
+            algorithm["symmetry_cfg"] = {"use_data_augmentation": True,
+                                         "data_augmentation_func": "fpo_locomotion.envs.symmetry:mirror_augmentation"}
         critic = {"class_name": "rsl_rl.models:MLPModel", **dataclasses.asdict(self.critic)}
         if logger == "wandb":
             logger = {"class_name": "WandbLogWriter", "project_name": runner["wandb_project"]}

@@ -24,6 +24,7 @@ import yaml
 import fpo_locomotion
 from fpo_locomotion.checkpoints import load_checkpoint, newest_checkpoint, resolve_checkpoint, saved_env_cfg, saved_train_cfg
 from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainArgs, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
+from fpo_locomotion.envs.symmetry import env_mirror
 from fpo_locomotion.errors import ConfigError, UserError
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
 from fpo_locomotion.runner import FpoRunner
@@ -93,6 +94,8 @@ def run_info(spec: TaskSpec, algo: str, env, env_cfg: Any, train_cfg: TrainConfi
 
 def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo: str, log_dir: str | None,
                 device: str) -> FpoRunner:
+    if (train_cfg.fpo if algo == "fpo" else train_cfg.ppo).symmetry:
+        env_mirror(env)  # a task or term without a mirror fails here, before any training
     return FpoRunner(env, train_cfg.to_rsl_rl(algo), run_info(spec, algo, env, env_cfg, train_cfg),
                      log_dir=log_dir, device=device)
 

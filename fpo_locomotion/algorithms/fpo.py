@@ -12,6 +12,8 @@ and optimizes either PPO's clipped surrogate (``objective="ppo_clip"``) or FPO++
 Optional (``prior_kl_coef`` > 0): each reward less ``prior_kl_coef * (log pi(a) - log N(a; 0, prior_std^2 I))``,
 pi the flow's exact density, a KL penalty to a broad prior that helps keep equally good modes (README).
 
+Optional (``symmetry_cfg``, rsl_rl's): mirrored copies of each mini-batch, their CFM pairs mirrored with them.
+
 Everything else (rollouts, GAE, value loss, normalizers, multi-GPU) is rsl_rl's PPO unchanged.
 """
 
@@ -30,7 +32,7 @@ from fpo_locomotion.models.flow_actor import FlowActor
 
 RATIOS = ("mean", "per_sample")
 OBJECTIVES = ("ppo_clip", "aspo")
-UNSUPPORTED_PPO_OPTIONS = ("rnd_cfg", "symmetry_cfg", "use_mixed_precision", "entropy_coef", "desired_kl")
+UNSUPPORTED_PPO_OPTIONS = ("rnd_cfg", "use_mixed_precision", "entropy_coef", "desired_kl")
 """rsl_rl PPO options FPO does not implement (a flow has no closed-form entropy or KL): refused, not ignored."""
 
 
@@ -96,6 +98,8 @@ class FPO(PPO):
         if not 0.0 < clip_param < 1.0:
             raise ConfigError(f"FPO clip_param must be in (0, 1), got {clip_param}.")
         unsupported = sorted(k for k in UNSUPPORTED_PPO_OPTIONS if ppo_kwargs.get(k))
+        if (ppo_kwargs.get("symmetry_cfg") or {}).get("use_mirror_loss"):
+            unsupported.append("symmetry_cfg.use_mirror_loss")
         if ppo_kwargs.get("schedule", "fixed") != "fixed":
             unsupported.append(f"schedule='{ppo_kwargs['schedule']}'")
         if unsupported:
@@ -133,10 +137,12 @@ class FPO(PPO):
         sums = torch.zeros(len(keys), device=self.device)  # summed on device: no host sync per minibatch
         num_steps, skipped = 0, 0
         for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
-            eps, tau, loss_old = batch.old_distribution_params
-            advantages = batch.advantages
+            eps, tau, loss_old = batch.old_distribution_params  # [B, N, A], [B, N], [B, N]
             if self.normalize_advantage_per_mini_batch:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                batch.advantages = (batch.advantages - batch.advantages.mean()) / (batch.advantages.std() + 1e-8)
+            if self.symmetry:
+                eps, tau, loss_old = self._augment(batch, eps, tau, loss_old)
+            advantages = batch.advantages
 
             latent = self.actor.get_latent(batch.observations)
             loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau)
@@ -174,6 +180,18 @@ class FPO(PPO):
         stats = dict(zip(keys, (sums / max(num_steps, 1)).tolist()))
         stats["skipped_steps"] = float(skipped)
         return stats
+
+    def _augment(self, batch, eps: torch.Tensor, tau: torch.Tensor, loss_old: torch.Tensor,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """rsl_rl's symmetry augmentation of the batch [B] -> [k B], and of the CFM pairs: eps [B, N, A] mirrored as
+        the actions are, tau and loss_old [B, N] repeated (a mirror is orthogonal: for a mirror-symmetric old policy
+        the mirrored pair's old loss is the same)."""
+        batch_size, num_mc = tau.shape
+        self.symmetry.augment_batch(batch, batch_size)
+        _, eps = self.symmetry.data_augmentation_func(env=self.symmetry.env, obs=None, actions=eps.flatten(0, 1))
+        num_aug = eps.shape[0] // (batch_size * num_mc)
+        eps = eps.view(num_aug, batch_size, num_mc, -1).flatten(0, 1)
+        return eps, tau.repeat(num_aug, 1), loss_old.repeat(num_aug, 1)
 
     def _value_loss(self, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
         """PPO's (optionally clipped) value loss; values, old_values, returns are [B, 1]."""

@@ -140,6 +140,11 @@ class Observations:
         """Multiplies the noise (the task's disturbance level, 0..1)."""
         critic_sizes = [int(fn(s, p).shape[1]) for fn in self.critic_terms.values()]
         self.privileged_scale = _expand([entry.scale for entry in cfg.critic.values()], critic_sizes, device)
+        self.terms = {
+            "policy": [(name, entry.func, size) for (name, entry), size in zip(cfg.policy.items(), sizes)],
+            "critic": [(name, entry.func, size) for (name, entry), size in zip(cfg.critic.items(), critic_sizes)],
+        }
+        """(name, func, size) of each term of the policy group and of the privileged part of the critic group."""
 
     def compute(self, s: VelocityState, p: ObsParams) -> dict[str, torch.Tensor]:
         """{"policy": [N, P], "critic": [N, P + C]}."""

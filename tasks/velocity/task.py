@@ -12,11 +12,13 @@ deterministic physics: same seed and actions -> identical rollouts).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 
 import torch
 
 from fpo_locomotion.envs.backend import Backend
+from fpo_locomotion.envs.symmetry import SignedPermutation
 from fpo_locomotion.envs.vec_env import TaskStep
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks.terms import EVENT_MODES, bind_terms, check_weight_steps, reward_weight
@@ -26,6 +28,7 @@ from fpo_locomotion.tasks.velocity.events import EVENT_TERMS, EventContext
 from fpo_locomotion.tasks.velocity.observations import Observations, ObsParams
 from fpo_locomotion.tasks.velocity.rewards import REWARD_TERMS
 from fpo_locomotion.tasks.velocity.state import LEG_OFFSETS, TermContext, VelocityState, leg_phase, projected_gravity
+from fpo_locomotion.tasks.velocity.symmetry import joint_mirror, name_mirror, observation_mirror
 from fpo_locomotion.tasks.velocity.terminations import TERMINATION_TERMS
 
 
@@ -234,6 +237,21 @@ class VelocityTask:
 
     def observation_terms(self) -> list[dict]:
         return [dict(entry) for entry in self.obs.layout]
+
+    @functools.cached_property
+    def mirror(self) -> dict[str, SignedPermutation]:
+        """Left-right mirrors of the "policy" [P] and "critic" [P + C] observations and of the "actions" [J]
+        (``tasks/velocity/symmetry.py``); a ConfigError names a term without one."""
+        spec = self.backend.spec
+        joints = joint_mirror(spec.joint_names, self.default_joint_pos)
+        feet = name_mirror(spec.foot_body_names)
+        policy_terms, critic_terms = self.obs.terms["policy"], self.obs.terms["critic"]
+        critic_scale = torch.cat([self.obs.policy_scale, self.obs.privileged_scale])
+        return {
+            "policy": observation_mirror(policy_terms, joints, feet, self.obs.policy_scale, "policy"),
+            "critic": observation_mirror(policy_terms + critic_terms, joints, feet, critic_scale, "critic"),
+            "actions": SignedPermutation.concat([joints], self.device),
+        }
 
     def command_names(self) -> list[str]:
         return list(COMMAND_NAMES)

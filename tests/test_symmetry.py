@@ -1,0 +1,81 @@
+"""Left-right symmetry augmentation: the G1's mirror against mirrored physics, and the learners that use it."""
+
+import pytest
+import torch
+from helpers import collect_rollout
+
+from fpo_locomotion.envs.symmetry import env_mirror, mirror_augmentation
+from fpo_locomotion.errors import ConfigError
+from fpo_locomotion.train import make_env, make_runner, resolve_configs
+
+NO_RESET_NOISE = ("env.reset.random_yaw=false", "env.reset.root_vel=0.0", "env.reset.joint_pos_scale=[1.0, 1.0]",
+                  "env.commands.resampling_time_s=100.0")
+
+
+def g1_env(num_envs: int, *overrides: str):
+    spec, env_cfg, train_cfg = resolve_configs("G1-Flat", overrides=overrides)
+    return spec, env_cfg, train_cfg, make_env(spec, env_cfg, num_envs, "cpu", 0)
+
+
+def test_mirror_of_a_g1_rollout_is_the_rollout_of_mirrored_actions_and_command():
+    *_, env = g1_env(2, *NO_RESET_NOISE)
+    mirror = env_mirror(env)
+    env.task.commands.command[:] = torch.tensor([[0.5, 0.3, 0.4], [0.5, -0.3, -0.4]])
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(8):
+        action = 0.2 * torch.randn(12, generator=gen)
+        obs, *_ = env.step(torch.stack([action, mirror["actions"].apply(action)]))
+        for group in ("policy", "critic"):
+            error = (mirror[group].apply(obs[group][0]) - obs[group][1]).abs()
+            error[45:47] = 0.0  # gait phase: env 1's clock is not half a period on (checked below)
+            assert error.max() < 1e-2, (group, int(error.argmax()))
+    assert obs["policy"][0, 45:47].abs().sum() > 0.5  # the mirror moved non-trivial values
+    # the mirrored left leg is the right one, half a gait period on: (sin, cos) -> (-sin, -cos)
+    assert torch.equal(mirror["policy"].apply(obs["policy"][0])[45:47], -obs["policy"][0, 45:47])
+
+
+def test_mirror_is_an_involution_and_augmentation_puts_mirrors_after_originals():
+    *_, env = g1_env(4)
+    obs = env.get_observations()
+    actions = torch.randn(4, 12)
+    mirror = env_mirror(env)
+    for group, x in (("policy", obs["policy"]), ("critic", obs["critic"]), ("actions", actions)):
+        assert torch.allclose(mirror[group].apply(mirror[group].apply(x)), x)
+    augmented, augmented_actions = mirror_augmentation(env, obs, actions)
+    assert augmented.batch_size[0] == 8 and torch.equal(augmented["policy"][:4], obs["policy"])
+    assert torch.equal(augmented_actions[4:, :6], actions[:, 6:] * torch.tensor([1.0, -1, -1, 1, 1, -1]))
+
+
+def test_fpo_update_learns_on_mirrored_cfm_pairs():
+    torch.manual_seed(0)
+    spec, env_cfg, train_cfg, env = g1_env(8, "train.fpo.symmetry=true", "train.runner.num_steps_per_env=4")
+    alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+    collect_rollout(alg, env, 4)
+    batch = next(alg.storage.mini_batch_generator(1, 1))
+    eps, tau, loss_old = batch.old_distribution_params
+    mirrored_eps, mirrored_tau, mirrored_loss = alg._augment(batch, eps, tau, loss_old)
+    assert mirrored_eps.shape == (64, *eps.shape[1:]) and batch.observations.batch_size[0] == 64
+    assert torch.equal(mirrored_eps[:32], eps)
+    assert torch.equal(mirrored_eps[32:], env_mirror(env)["actions"].apply(eps))
+    assert torch.equal(mirrored_tau[32:], tau) and torch.equal(mirrored_loss[32:], loss_old)
+    before = [p.clone() for p in alg.actor.parameters()]
+    stats = alg.update()
+    assert stats["skipped_steps"] == 0 and any(not torch.equal(a, b) for a, b in zip(before, alg.actor.parameters()))
+
+
+def test_ppo_gets_rsl_rl_symmetry():
+    spec, env_cfg, train_cfg, env = g1_env(4, "train.ppo.symmetry=true")
+    alg = make_runner(spec, env, env_cfg, train_cfg, "ppo", None, "cpu").alg
+    assert alg.symmetry.use_data_augmentation and alg.symmetry.env is env
+
+
+@pytest.mark.parametrize("task, overrides, message", [
+    ("point-mass-joystick", (), "PointMassJoystickEnv has no left-right mirror"),
+    ("G1-Flat", ("env.observations.policy.my_term={func: 'fpo_locomotion.tasks.velocity.observations:base_height'}",),
+     "'env.observations.policy.my_term' .* has no left-right mirror"),
+])
+def test_symmetry_refuses_what_it_cannot_mirror(task, overrides, message):
+    spec, env_cfg, train_cfg = resolve_configs(task, overrides=("train.fpo.symmetry=true", *overrides))
+    env = make_env(spec, env_cfg, 2, "cpu", 0)
+    with pytest.raises(ConfigError, match=message):
+        make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu")
