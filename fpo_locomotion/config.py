@@ -81,9 +81,11 @@ class FPOConfig(OnPolicyConfig):
     ema_decay: float | None = None
     ema_start: int = 0
     prior_kl_coef: float = 0.0
-    """Reward bonus -coef * (log pi(a) - log N(a; 0, prior_std^2)) from the flow's exact density (0: off)."""
+    """Reward bonus -coef * (log pi(a) - log prior(a)) from the flow's exact density (0: off)."""
     prior_std: float = 1.0
-    """Std of the Gaussian prior N(0, prior_std^2 I) of ``prior_kl_coef``."""
+    """Scale of the prior of ``prior_kl_coef``, prior(a) ~ prod_i exp(-|a_i / prior_std|^prior_power / 2)."""
+    prior_power: float = 2.0
+    """2: the Gaussian N(0, prior_std^2 I); larger: flat-topped out to about +-prior_std, then steep."""
     num_learning_epochs: int = 10
     learning_rate: float = 3e-4
     optimizer: str = "adamw"

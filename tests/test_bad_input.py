@@ -151,7 +151,7 @@ def test_fpo_refuses_rsl_rl_options_it_does_not_implement_and_bad_prior_kl(tmp_p
                    {"use_mixed_precision": True}, {"entropy_coef": 0.01}, {"schedule": "adaptive"}):
         with pytest.raises(ConfigError, match="FPO does not implement rsl_rl's"):
             FPO(alg.actor, alg.critic, alg.storage, **option)
-    with pytest.raises(ConfigError, match="prior_kl_coef must be >= 0 and prior_std > 0"):
+    with pytest.raises(ConfigError, match="prior_kl_coef must be >= 0 and prior_std, prior_power > 0"):
         FPO(alg.actor, alg.critic, alg.storage, prior_kl_coef=0.1, prior_std=0.0)
     alg.actor.action_perturb_std = 0.1
     with pytest.raises(ConfigError, match="set flow_actor.action_perturb_std=0"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import collect_rollout
 
-from fpo_locomotion.algorithms.fpo import fpo_log_ratio, policy_objective
+from fpo_locomotion.algorithms.fpo import fpo_log_ratio, generalized_normal_log_prob, policy_objective
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
 
@@ -102,3 +102,14 @@ def test_prior_kl_bonus_is_the_log_density_ratio_of_flow_and_prior():
             alg.process_env_step(env.get_observations(), torch.ones(16), torch.zeros(16), {})
         log_ratio = (-0.5 * actions.pow(2) + 0.5 * (actions / prior_std).pow(2) + math.log(prior_std)).sum(-1)
         assert torch.allclose(alg.storage.rewards[0, :, 0], 1.0 - 0.5 * log_ratio, atol=1e-5)
+
+
+@pytest.mark.parametrize("power", [2.0, 8.0])
+def test_generalized_normal_prior_is_a_normalized_density(power):
+    x = torch.linspace(-6.0, 6.0, 60001)[:, None]
+    density = generalized_normal_log_prob(x, 1.5, power).exp()
+    assert abs(float(torch.trapezoid(density, x[:, 0])) - 1.0) < 1e-4
+    if power == 2.0:
+        assert torch.allclose(density.log(), torch.distributions.Normal(0.0, 1.5).log_prob(x[:, 0]), atol=1e-5)
+    else:  # flat-topped: nearly the same density at 0 and 0.6 std
+        assert float(density[30000] / density[30000 + 4500]) < 1.01

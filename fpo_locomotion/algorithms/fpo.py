@@ -9,8 +9,9 @@ the same Monte-Carlo pairs (tau_i, eps_i) drawn at rollout time:
 and optimizes either PPO's clipped surrogate (``objective="ppo_clip"``) or FPO++'s ASPO
 (``objective="aspo"``): PPO clip where A >= 0, the SPO penalty ``r*A - |A|/(2*clip)*(r-1)^2`` where A < 0.
 
-Optional (``prior_kl_coef`` > 0): each reward less ``prior_kl_coef * (log pi(a) - log N(a; 0, prior_std^2 I))``,
-pi the flow's exact density, a KL penalty to a broad prior that helps keep equally good modes (README).
+Optional (``prior_kl_coef`` > 0): each reward less ``prior_kl_coef * (log pi(a) - log prior(a))``, pi the flow's
+exact density, a KL penalty to a broad prior that helps keep equally good modes (README). The prior is
+``prior(a) ~ prod_i exp(-|a_i / prior_std|^prior_power / 2)``: N(0, prior_std^2 I) at power 2, flat-topped above.
 
 Optional (``symmetry_cfg``, rsl_rl's): mirrored copies of each mini-batch, their CFM pairs mirrored with them.
 
@@ -20,12 +21,12 @@ Everything else (rollouts, GAE, value loss, normalizers, multi-GPU) is rsl_rl's 
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import torch
 from rsl_rl.algorithms import PPO
 from torch import nn
-from torch.distributions import Normal
 
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.models.flow_actor import FlowActor
@@ -49,6 +50,12 @@ def fpo_log_ratio(loss_old: torch.Tensor, loss_new: torch.Tensor, ratio: str, lo
     else:
         log_ratio = loss_old - loss_new
     return log_ratio.clamp(-log_ratio_clamp, log_ratio_clamp)
+
+
+def generalized_normal_log_prob(x: torch.Tensor, std: float, power: float) -> torch.Tensor:
+    """log of prod_i exp(-|x_i / std|^power / 2) / Z, normalized ([B, A] -> [B]); N(0, std^2 I) at power 2."""
+    log_norm = math.log(2.0 * std) + math.log(2.0) / power + math.lgamma(1.0 + 1.0 / power)
+    return (-0.5 * (x.abs() / std).pow(power) - log_norm).sum(-1)
 
 
 def policy_objective(ratio: torch.Tensor, advantages: torch.Tensor, clip: float, objective: str) -> torch.Tensor:
@@ -79,6 +86,7 @@ class FPO(PPO):
         ema_start: int = 0,
         prior_kl_coef: float = 0.0,
         prior_std: float = 1.0,
+        prior_power: float = 2.0,
         optimizer: str = "adamw",
         learning_rate: float = 3e-4,
         **ppo_kwargs,
@@ -90,9 +98,10 @@ class FPO(PPO):
             raise ConfigError(f"Unknown FPO objective '{objective}'. Valid: {OBJECTIVES}.")
         if not isinstance(actor, FlowActor):
             raise TypeError(f"FPO needs a FlowActor, got {type(actor).__name__}.")
-        if prior_kl_coef < 0.0 or prior_std <= 0.0:
-            raise ConfigError(f"FPO prior_kl_coef must be >= 0 and prior_std > 0, got {prior_kl_coef} and {prior_std}: set "
-                              "train.fpo.prior_kl_coef=0 (off) or a positive coef with a positive train.fpo.prior_std.")
+        if prior_kl_coef < 0.0 or prior_std <= 0.0 or prior_power <= 0.0:
+            raise ConfigError(f"FPO prior_kl_coef must be >= 0 and prior_std, prior_power > 0, got {prior_kl_coef}, "
+                              f"{prior_std} and {prior_power}: set train.fpo.prior_kl_coef=0 (off) or a positive coef "
+                              "with a positive train.fpo.prior_std and train.fpo.prior_power.")
         if prior_kl_coef > 0.0 and actor.action_perturb_std > 0.0:
             raise ConfigError("FPO prior_kl_coef needs the flow's own action density: set flow_actor.action_perturb_std=0.")
         if not 0.0 < clip_param < 1.0:
@@ -116,18 +125,20 @@ class FPO(PPO):
         self.ema_start = ema_start
         self.prior_kl_coef = prior_kl_coef
         self.prior_std = prior_std
+        self.prior_power = prior_power
         self._raw_actor.track_log_prob = prior_kl_coef > 0.0
         self.num_updates = 0
         self.ema_actor = copy.deepcopy(self._raw_actor).requires_grad_(False) if ema_decay else None
 
     def process_env_step(self, obs, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
-        """rsl_rl's step record, rewards [B] less ``prior_kl_coef * (log pi(a) - log N(a; 0, prior_std^2 I))`` when set.
+        """rsl_rl's step record, rewards [B] less ``prior_kl_coef * (log pi(a) - log prior(a))`` when set.
 
-        The per-sample KL to a broad Gaussian prior: its optimum ``pi ~ prior * exp(r / coef)`` gives equally
-        good modes equal mass (an entropy bonus alone has no normalizable optimum on unbounded actions).
+        The per-sample KL to a broad prior: its optimum ``pi ~ prior * exp(r / coef)`` gives equally good modes
+        mass in proportion to the prior there (an entropy bonus alone has no normalizable optimum on unbounded
+        actions); a flat-topped prior (``prior_power`` > 2) gives modes at different distances from 0 equal mass.
         """
         if self.prior_kl_coef > 0.0:
-            log_prior = Normal(0.0, self.prior_std).log_prob(self.transition.actions).sum(-1)
+            log_prior = generalized_normal_log_prob(self.transition.actions, self.prior_std, self.prior_power)
             rewards = rewards - self.prior_kl_coef * (self._raw_actor.last_log_prob - log_prior)
         super().process_env_step(obs, rewards, dones, extras)
 
