@@ -46,18 +46,27 @@ def test_mirror_is_an_involution_and_augmentation_puts_mirrors_after_originals()
     assert torch.equal(augmented_actions[4:, :6], actions[:, 6:] * torch.tensor([1.0, -1, -1, 1, 1, -1]))
 
 
-def test_fpo_update_learns_on_mirrored_cfm_pairs():
+def test_fpo_update_learns_on_mirrored_cfm_pairs_with_their_own_old_losses():
     torch.manual_seed(0)
     spec, env_cfg, train_cfg, env = g1_env(8, "train.fpo.symmetry=true", "train.runner.num_steps_per_env=4")
     alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+    with torch.no_grad():  # an untrained flow (zero output layer) is mirror-symmetric: make it not
+        for p in alg.actor.net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
     collect_rollout(alg, env, 4)
+    alg._store_mirrored_old_losses()
     batch = next(alg.storage.mini_batch_generator(1, 1))
-    eps, tau, loss_old = batch.old_distribution_params
-    mirrored_eps, mirrored_tau, mirrored_loss = alg._augment(batch, eps, tau, loss_old)
+    eps, tau, loss_old, stored_mirrored_loss = batch.old_distribution_params
+    mirror = env_mirror(env)
+    mirrored_eps, mirrored_tau, mirrored_loss = alg._augment(batch, eps, tau, loss_old, stored_mirrored_loss)
     assert mirrored_eps.shape == (64, *eps.shape[1:]) and batch.observations.batch_size[0] == 64
-    assert torch.equal(mirrored_eps[:32], eps)
-    assert torch.equal(mirrored_eps[32:], env_mirror(env)["actions"].apply(eps))
-    assert torch.equal(mirrored_tau[32:], tau) and torch.equal(mirrored_loss[32:], loss_old)
+    assert torch.equal(mirrored_eps[:32], eps) and torch.equal(mirrored_eps[32:], mirror["actions"].apply(eps))
+    assert torch.equal(mirrored_tau[32:], tau) and torch.equal(mirrored_loss[:32], loss_old)
+    # the mirrored pairs' old losses are the acting policy's own on the mirrored (obs, action, eps), not copies
+    with torch.no_grad():
+        latent = alg.actor.get_latent(batch.observations[32:])
+        expected = alg.actor.cfm_loss(latent, batch.actions[32:], mirrored_eps[32:], tau)
+    assert torch.allclose(mirrored_loss[32:], expected, atol=1e-5) and not torch.allclose(mirrored_loss[32:], loss_old)
     before = [p.clone() for p in alg.actor.parameters()]
     stats = alg.update()
     assert stats["skipped_steps"] == 0 and any(not torch.equal(a, b) for a, b in zip(before, alg.actor.parameters()))

@@ -147,12 +147,14 @@ class FPO(PPO):
         keys = ("surrogate", "value", "cfm_loss", "ratio_mean", "ratio_std", "clip_fraction")
         sums = torch.zeros(len(keys), device=self.device)  # summed on device: no host sync per minibatch
         num_steps, skipped = 0, 0
+        if self.symmetry:
+            self._store_mirrored_old_losses()
         for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
-            eps, tau, loss_old = batch.old_distribution_params  # [B, N, A], [B, N], [B, N]
+            eps, tau, loss_old, *mirrored_loss_old = batch.old_distribution_params  # [B, N, A], [B, N], [B, N]
             if self.normalize_advantage_per_mini_batch:
                 batch.advantages = (batch.advantages - batch.advantages.mean()) / (batch.advantages.std() + 1e-8)
             if self.symmetry:
-                eps, tau, loss_old = self._augment(batch, eps, tau, loss_old)
+                eps, tau, loss_old = self._augment(batch, eps, tau, loss_old, mirrored_loss_old[0])
             advantages = batch.advantages
 
             latent = self.actor.get_latent(batch.observations)
@@ -192,17 +194,35 @@ class FPO(PPO):
         stats["skipped_steps"] = float(skipped)
         return stats
 
-    def _augment(self, batch, eps: torch.Tensor, tau: torch.Tensor, loss_old: torch.Tensor,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """rsl_rl's symmetry augmentation of the batch [B] -> [k B], and of the CFM pairs: eps [B, N, A] mirrored as
-        the actions are, tau and loss_old [B, N] repeated (a mirror is orthogonal: for a mirror-symmetric old policy
-        the mirrored pair's old loss is the same)."""
-        batch_size, num_mc = tau.shape
-        self.symmetry.augment_batch(batch, batch_size)
+    def _mirror_eps(self, eps: torch.Tensor) -> torch.Tensor:
+        """CFM noise [B, N, A] -> [k B, N, A]: the originals, then mirrored as the actions are."""
+        batch_size, num_mc, _ = eps.shape
         _, eps = self.symmetry.data_augmentation_func(env=self.symmetry.env, obs=None, actions=eps.flatten(0, 1))
-        num_aug = eps.shape[0] // (batch_size * num_mc)
-        eps = eps.view(num_aug, batch_size, num_mc, -1).flatten(0, 1)
-        return eps, tau.repeat(num_aug, 1), loss_old.repeat(num_aug, 1)
+        return eps.view(-1, batch_size, num_mc, eps.shape[-1]).flatten(0, 1)
+
+    def _store_mirrored_old_losses(self) -> None:
+        """The old CFM losses of the mirrored pairs [T, E, N] under the acting weights (the actor before this
+        update), kept as a 4th stored distribution parameter for the mini-batches. The old loss of an original
+        pair would be exact for the mirrored one only if the policy were mirror-symmetric: a G1 run that reused it
+        diverged (README Results, stop 27)."""
+        storage = self.storage
+        eps, tau = storage.distribution_params[:2]
+        num_steps, num_envs = tau.shape[:2]
+        size = num_steps * num_envs
+        obs, actions = self.symmetry.data_augmentation_func(env=self.symmetry.env, obs=storage.observations.flatten(0, 1),
+                                                            actions=storage.actions.flatten(0, 1))
+        mirrored_eps = self._mirror_eps(eps.flatten(0, 1))[size:]
+        with torch.no_grad():
+            latent = self.actor.get_latent(obs[size:])
+            loss = self.actor.cfm_loss(latent, actions[size:], mirrored_eps, tau.flatten(0, 1))
+        storage.distribution_params = (*storage.distribution_params[:3], loss.view(num_steps, num_envs, -1))
+
+    def _augment(self, batch, eps: torch.Tensor, tau: torch.Tensor, loss_old: torch.Tensor,
+                 mirrored_loss_old: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """rsl_rl's symmetry augmentation of the batch [B] -> [2 B], and of its CFM pairs: eps [B, N, A] mirrored as
+        the actions are, tau [B, N] repeated, the old losses [B, N] followed by the mirrored pairs' own."""
+        self.symmetry.augment_batch(batch, tau.shape[0])
+        return self._mirror_eps(eps), tau.repeat(2, 1), torch.cat([loss_old, mirrored_loss_old])
 
     def _value_loss(self, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
         """PPO's (optionally clipped) value loss; values, old_values, returns are [B, 1]."""
