@@ -195,7 +195,7 @@ class FPO(PPO):
         return stats
 
     def _mirror_eps(self, eps: torch.Tensor) -> torch.Tensor:
-        """CFM noise [B, N, A] -> [k B, N, A]: the originals, then mirrored as the actions are."""
+        """CFM noise [B, N, A] -> [2 B, N, A]: the originals, then mirrored as the actions are."""
         batch_size, num_mc, _ = eps.shape
         _, eps = self.symmetry.data_augmentation_func(env=self.symmetry.env, obs=None, actions=eps.flatten(0, 1))
         return eps.view(-1, batch_size, num_mc, eps.shape[-1]).flatten(0, 1)
@@ -211,6 +211,10 @@ class FPO(PPO):
         size = num_steps * num_envs
         obs, actions = self.symmetry.data_augmentation_func(env=self.symmetry.env, obs=storage.observations.flatten(0, 1),
                                                             actions=storage.actions.flatten(0, 1))
+        if obs.batch_size[0] != 2 * size:
+            raise ConfigError("FPO's symmetry takes an augmentation function that adds one mirror per sample (2x the "
+                              f"batch); {self.symmetry.data_augmentation_func.__name__} returned "
+                              f"{obs.batch_size[0] // size}x.")
         mirrored_eps = self._mirror_eps(eps.flatten(0, 1))[size:]
         with torch.no_grad():
             latent = self.actor.get_latent(obs[size:])
