@@ -6,6 +6,7 @@ from helpers import collect_rollout
 
 from fpo_locomotion.envs.symmetry import env_mirror, mirror_augmentation
 from fpo_locomotion.errors import ConfigError
+from fpo_locomotion.tasks.velocity.state import LEG_OFFSETS
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
 NO_RESET_NOISE = ("env.reset.random_yaw=false", "env.reset.root_vel=0.0", "env.reset.joint_pos_scale=[1.0, 1.0]",
@@ -31,6 +32,7 @@ def test_mirror_of_a_g1_rollout_is_the_rollout_of_mirrored_actions_and_command()
             assert error.max() < 1e-2, (group, int(error.argmax()))
     assert obs["policy"][0, 45:47].abs().sum() > 0.5  # the mirror moved non-trivial values
     # the mirrored left leg is the right one, half a gait period on: (sin, cos) -> (-sin, -cos)
+    assert LEG_OFFSETS[1] - LEG_OFFSETS[0] == 0.5
     assert torch.equal(mirror["policy"].apply(obs["policy"][0])[45:47], -obs["policy"][0, 45:47])
 
 

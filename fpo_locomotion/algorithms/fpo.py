@@ -150,11 +150,11 @@ class FPO(PPO):
         if self.symmetry:
             self._store_mirrored_old_losses()
         for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
-            eps, tau, loss_old, *mirrored_loss_old = batch.old_distribution_params  # [B, N, A], [B, N], [B, N]
+            eps, tau, loss_old = batch.old_distribution_params[:3]  # [B, N, A], [B, N], [B, N]
             if self.normalize_advantage_per_mini_batch:
                 batch.advantages = (batch.advantages - batch.advantages.mean()) / (batch.advantages.std() + 1e-8)
-            if self.symmetry:
-                eps, tau, loss_old = self._augment(batch, eps, tau, loss_old, mirrored_loss_old[0])
+            if self.symmetry:  # the 4th stored parameter: the mirrored pairs' old losses
+                eps, tau, loss_old = self._augment(batch, eps, tau, loss_old, batch.old_distribution_params[3])
             advantages = batch.advantages
 
             latent = self.actor.get_latent(batch.observations)

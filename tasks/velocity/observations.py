@@ -142,7 +142,7 @@ class Observations:
         self.privileged_scale = _expand([entry.scale for entry in cfg.critic.values()], critic_sizes, device)
         self.terms = {
             "policy": [(name, entry.func, size) for (name, entry), size in zip(cfg.policy.items(), sizes)],
-            "critic": [(name, entry.func, size) for (name, entry), size in zip(cfg.critic.items(), critic_sizes)],
+            "privileged": [(name, entry.func, size) for (name, entry), size in zip(cfg.critic.items(), critic_sizes)],
         }
         """(name, func, size) of each term of the policy group and of the privileged part of the critic group."""
 

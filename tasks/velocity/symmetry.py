@@ -14,7 +14,6 @@ import torch
 
 from fpo_locomotion.envs.symmetry import SignedPermutation
 from fpo_locomotion.errors import ConfigError
-from fpo_locomotion.tasks.velocity.state import LEG_OFFSETS
 
 Part = tuple[list[int], list[float]]
 
@@ -48,8 +47,12 @@ def _identity(joints: Part, feet: list[int]) -> Part:
     return [0], [1.0]
 
 
+def _joints(joints: Part, feet: list[int]) -> Part:
+    return joints
+
+
 def _gait_phase(joints: Part, feet: list[int]) -> Part:
-    # the left leg's (sin, cos) becomes the right leg's, half a period on: (-sin, -cos)
+    # the left leg's (sin, cos) becomes the right leg's, half a period on (LEG_OFFSETS (0, 0.5)): (-sin, -cos)
     return [0, 1], [-1.0, -1.0]
 
 
@@ -63,9 +66,9 @@ TERM_MIRRORS: dict[str, Callable[[Part, list[int]], Part]] = {
     "base_ang_vel": _vector([-1.0, 1.0, -1.0]),
     "projected_gravity": _vector([1.0, -1.0, 1.0]),
     "command": _vector([1.0, -1.0, -1.0]),
-    "joint_pos": lambda joints, feet: joints,
-    "joint_vel": lambda joints, feet: joints,
-    "last_action": lambda joints, feet: joints,
+    "joint_pos": _joints,
+    "joint_vel": _joints,
+    "last_action": _joints,
     "gait_phase": _gait_phase,
     "base_lin_vel": _vector([1.0, -1.0, 1.0]),
     "base_height": _identity,
@@ -80,8 +83,6 @@ TERM_MIRRORS: dict[str, Callable[[Part, list[int]], Part]] = {
 def observation_mirror(terms: list[tuple[str, str, int]], joints: Part, feet: list[int], scale: torch.Tensor,
                        group: str) -> SignedPermutation:
     """Mirror of one observation group of (name, func, size) terms with per-element scales [D]."""
-    if LEG_OFFSETS != (0.0, 0.5):
-        raise ConfigError(f"Symmetry augmentation assumes legs half a gait period apart, LEG_OFFSETS is {LEG_OFFSETS}.")
     parts = []
     for name, func, size in terms:
         if func not in TERM_MIRRORS:

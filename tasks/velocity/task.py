@@ -245,11 +245,11 @@ class VelocityTask:
         spec = self.backend.spec
         joints = joint_mirror(spec.joint_names, self.default_joint_pos)
         feet = name_mirror(spec.foot_body_names)
-        policy_terms, critic_terms = self.obs.terms["policy"], self.obs.terms["critic"]
+        policy_terms, privileged_terms = self.obs.terms["policy"], self.obs.terms["privileged"]
         critic_scale = torch.cat([self.obs.policy_scale, self.obs.privileged_scale])
         return {
             "policy": observation_mirror(policy_terms, joints, feet, self.obs.policy_scale, "policy"),
-            "critic": observation_mirror(policy_terms + critic_terms, joints, feet, critic_scale, "critic"),
+            "critic": observation_mirror(policy_terms + privileged_terms, joints, feet, critic_scale, "critic"),
             "actions": SignedPermutation.concat([joints], self.device),
         }
 
