@@ -159,11 +159,12 @@ def test_commands_random_and_scheduled():
 
 
 def test_default_terms_are_the_built_in_ones():
-    """Every built-in reward term is used once under its own name; recipe v5's sharp tracking term is the one
-    second use of a built-in (``track_lin_vel_xy`` at another sigma)."""
+    """Every built-in reward term is used once under its own name; the sharp tracking terms of the switch at
+    iteration 700 are the second uses of built-ins (``track_lin_vel_xy`` and ``track_ang_vel_z`` at another sigma)."""
     cfg = G1FlatConfig()
     funcs = {name: entry.func for name, entry in cfg.rewards.items()}
     assert funcs.pop("track_lin_fine") == "track_lin_vel_xy"
+    assert funcs.pop("track_yaw_fine") == "track_ang_vel_z"
     assert list(funcs.values()) == list(REWARD_TERMS) == list(funcs)
     assert [entry.func for entry in cfg.terminations.values()] == list(TERMINATION_TERMS) == list(cfg.terminations)
 

@@ -178,9 +178,9 @@ def test_bad_term_entries_are_one_line_errors(capsys, tmp_path, overrides, messa
 def test_format_1_checkpoint_configs_upgrade_to_the_same_terms():
     """A format-1 env config (no ``config_format`` in the checkpoint, as the shipped policies were trained with)
     reads back as today's defaults through formats 2 (terms) and 3 (events); the shipped policies' play tests
-    check the whole path): today's defaults less the tracking switch of recipe v5, which format 1 could not hold."""
+    check the whole path): today's defaults less the tracking switch, which format 1 could not hold."""
     v4 = G1FlatConfig()
-    del v4.rewards["track_lin_fine"]
+    del v4.rewards["track_lin_fine"], v4.rewards["track_yaw_fine"]
     v4.rewards["track_ang_vel_z"].weight_steps = []
     old = {"commands": {},
            "noise": {"enabled": True, "base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5},

@@ -15,11 +15,12 @@ from fpo_locomotion.config import TrainConfig
 
 G1_FLAT_PPO_OVERRIDES = ("env.rewards.track_lin_vel_xy.params.sigma=0.1", "env.rewards.track_ang_vel_z.weight=1.0",
                          "env.rewards.track_ang_vel_z.weight_steps=[]", "env.rewards.track_lin_fine=null",
+                         "env.rewards.track_yaw_fine=null", "env.rewards.hip_pos.weight=-0.5",
                          "train.runner.max_iterations=1300")
 """``--algo ppo``'s recipe on top of the defaults (``TaskSpec.algo_overrides``), that of ``pretrained:ppo``: sharp
-linear tracking (sigma 0.1) and the yaw term at weight 1.0 from the start, no tracking switch at iteration 700
-(README Results). FPO does not walk forward at sigma 0.1 from the start (no signal at large errors), so the
-defaults are FPO's: the same two asks, switched on once it walks."""
+linear tracking (sigma 0.1) and the yaw term at weight 1.0 from the start, no tracking switch at iteration 700,
+the hip penalty at -0.5 (README Results). FPO does not walk forward at sigma 0.1 from the start (no signal at
+large errors), so the defaults are FPO's: sharp linear and yaw terms switched on once it walks."""
 
 
 def g1_flat_train_config() -> TrainConfig:
