@@ -92,16 +92,16 @@ def test_symmetry_refuses_what_it_cannot_mirror(task, overrides, message):
         make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu")
 
 
-def test_fpo_refuses_an_augmentation_that_is_not_one_mirror_per_sample():
+def test_fpo_refuses_an_augmentation_that_is_not_one_mirror_per_sample(monkeypatch):
+    import fpo_locomotion.envs.symmetry as symmetry
+
     spec, env_cfg, train_cfg, env = g1_env(4, "train.fpo.symmetry=true", "train.runner.num_steps_per_env=2")
-    alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
-    collect_rollout(alg, env, 2)
 
     def two_mirrors(env, obs=None, actions=None):
         obs, actions = mirror_augmentation(env, obs, actions)
         return (None if obs is None else torch.cat([obs, obs[:obs.batch_size[0] // 2]]),
                 None if actions is None else torch.cat([actions, actions[:actions.shape[0] // 2]]))
 
-    alg.symmetry.data_augmentation_func = two_mirrors
+    monkeypatch.setattr(symmetry, "mirror_augmentation", two_mirrors)  # what the symmetry config names
     with pytest.raises(ConfigError, match="one mirror per sample .* two_mirrors returned 3x"):
-        alg.update()
+        make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu")  # refused when built, before any rollout

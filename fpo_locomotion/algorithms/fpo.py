@@ -129,6 +129,8 @@ class FPO(PPO):
         self._raw_actor.track_log_prob = prior_kl_coef > 0.0
         self.num_updates = 0
         self.ema_actor = copy.deepcopy(self._raw_actor).requires_grad_(False) if ema_decay else None
+        if self.symmetry:
+            self._check_one_mirror_per_sample()
 
     def process_env_step(self, obs, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
         """rsl_rl's step record, rewards [B] less ``prior_kl_coef * (log pi(a) - log prior(a))`` when set.
@@ -194,6 +196,16 @@ class FPO(PPO):
         stats["skipped_steps"] = float(skipped)
         return stats
 
+    def _check_one_mirror_per_sample(self) -> None:
+        """Refuse (before any rollout) an augmentation that does not return exactly one mirror per sample: the stored
+        old losses and the mirrored eps are laid out for 2x the batch."""
+        func = self.symmetry.data_augmentation_func
+        one_action = torch.zeros(1, self.actor.action_dim, device=self.device)
+        _, probe = func(env=self.symmetry.env, obs=None, actions=one_action)
+        if probe.shape[0] != 2:
+            raise ConfigError("FPO's symmetry takes an augmentation function that adds one mirror per sample (2x the "
+                              f"batch); {func.__name__} returned {probe.shape[0]}x.")
+
     def _mirror_eps(self, eps: torch.Tensor) -> torch.Tensor:
         """CFM noise [B, N, A] -> [2 B, N, A]: the originals, then mirrored as the actions are."""
         batch_size, num_mc, _ = eps.shape
@@ -211,10 +223,6 @@ class FPO(PPO):
         size = num_steps * num_envs
         obs, actions = self.symmetry.data_augmentation_func(env=self.symmetry.env, obs=storage.observations.flatten(0, 1),
                                                             actions=storage.actions.flatten(0, 1))
-        if obs.batch_size[0] != 2 * size:
-            raise ConfigError("FPO's symmetry takes an augmentation function that adds one mirror per sample (2x the "
-                              f"batch); {self.symmetry.data_augmentation_func.__name__} returned "
-                              f"{obs.batch_size[0] // size}x.")
         mirrored_eps = self._mirror_eps(eps.flatten(0, 1))[size:]
         with torch.no_grad():
             latent = self.actor.get_latent(obs[size:])
