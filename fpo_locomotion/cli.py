@@ -135,7 +135,8 @@ def _cmd_bench(a: argparse.Namespace) -> None:
     elif a.what == "train":
         from fpo_locomotion.bench.train import bench_train
 
-        bench_train(task=a.task, num_envs=a.num_envs[0] if a.num_envs else None, iterations=a.repeats)
+        bench_train(task=a.task, num_envs=a.num_envs[0] if a.num_envs else None, iterations=a.repeats,
+                    overrides=tuple(a.set))
     elif a.what == "modes":
         from fpo_locomotion.bench.modes import bench_modes
 
@@ -233,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--algos", type=lambda s: s.split(","), default=["fpo", "ppo"], help="modes: fpo, ppo or both")
     b.add_argument("--budgets", type=lambda s: [int(x) for x in s.split(",")], default=[150, 600],
                    help="modes: training iterations at which the samples are measured")
-    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="modes: config overrides under test")
+    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="modes: config overrides under test; train: env.* / train.* overrides of both recipes")
     b.set_defaults(func=_cmd_bench)
     return parser
 

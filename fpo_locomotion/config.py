@@ -64,6 +64,9 @@ class OnPolicyConfig:
     max_grad_norm: float = 1.0
     use_clipped_value_loss: bool = True
     normalize_advantage_per_mini_batch: bool = False
+    use_mixed_precision: bool = False
+    """The update's network passes in bf16 autocast (rsl_rl's option; pays on CPUs with AMX or avx512_bf16 and
+    on GPUs; rollouts stay float32)."""
     symmetry: bool = False
     """Left-right symmetry augmentation: every mini-batch is learned on as it is and mirrored (rsl_rl's
     ``symmetry_cfg`` with ``fpo_locomotion.envs.symmetry:mirror_augmentation``; the task must have a mirror)."""

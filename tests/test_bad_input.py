@@ -148,7 +148,7 @@ def test_fpo_refuses_rsl_rl_options_it_does_not_implement_and_bad_prior_kl(tmp_p
     env = make_env(spec, env_cfg, 4, "cpu", 0)
     alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
     for option in ({"symmetry_cfg": {"use_mirror_loss": True}}, {"rnd_cfg": {"weight": 1.0}},
-                   {"use_mixed_precision": True}, {"entropy_coef": 0.01}, {"schedule": "adaptive"}):
+                   {"entropy_coef": 0.01}, {"schedule": "adaptive"}):
         with pytest.raises(ConfigError, match="FPO does not implement rsl_rl's"):
             FPO(alg.actor, alg.critic, alg.storage, **option)
     with pytest.raises(ConfigError, match="prior_kl_coef must be >= 0 and prior_std, prior_power > 0"):

@@ -113,3 +113,27 @@ def test_generalized_normal_prior_is_a_normalized_density(power):
         assert torch.allclose(density.log(), torch.distributions.Normal(0.0, 1.5).log_prob(x[:, 0]), atol=1e-5)
     else:  # flat-topped: nearly the same density at 0 and 0.6 std
         assert float(density[30000] / density[30000 + 4500]) < 1.01
+
+
+
+def test_mixed_precision_update_follows_the_float32_one():
+    """bf16 autocast of the update (use_mixed_precision): ratio ~1 at the acting weights, float32 weights, and nearly
+    the same first step as float32 (one epoch, one mini-batch, same rollout of a flow whose output is not zero)."""
+    steps, ratio_std = {}, {}
+    for mixed in (False, True):
+        torch.manual_seed(0)
+        sets = ("train.runner.num_steps_per_env=8", f"train.fpo.use_mixed_precision={mixed}",
+                "train.fpo.num_learning_epochs=1", "train.fpo.num_mini_batches=1")
+        spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
+        env = make_env(spec, env_cfg, 16, "cpu", 0)
+        alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+        torch.nn.init.normal_(alg.actor.net.trunk[-1].weight, std=0.1)  # zero at init: bf16 would change nothing
+        collect_rollout(alg, env, 8)
+        before = [p.detach().clone() for p in alg.actor.parameters()]
+        stats = alg.update()
+        assert abs(stats["ratio_mean"] - 1.0) < 0.01
+        ratio_std[mixed] = stats["ratio_std"]
+        assert all(p.dtype == torch.float32 for p in alg.actor.parameters())
+        steps[mixed] = torch.cat([(p.detach() - b).flatten() for p, b in zip(alg.actor.parameters(), before)])
+    assert ratio_std[False] < 1e-6 < ratio_std[True] < 0.01  # bf16 rounding, and only that
+    assert torch.nn.functional.cosine_similarity(steps[False], steps[True], dim=0) > 0.9

@@ -15,6 +15,9 @@ exact density, a KL penalty to a broad prior that helps keep equally good modes 
 
 Optional (``symmetry_cfg``, rsl_rl's): mirrored copies of each mini-batch, their CFM pairs mirrored with them.
 
+Optional (``use_mixed_precision``, rsl_rl's): the update's actor and critic passes in bf16 autocast (the losses,
+ratios and optimizer in float32); the rollout's old CFM losses stay float32.
+
 Everything else (rollouts, GAE, value loss, normalizers, multi-GPU) is rsl_rl's PPO unchanged.
 """
 
@@ -33,7 +36,7 @@ from fpo_locomotion.models.flow_actor import FlowActor
 
 RATIOS = ("mean", "per_sample")
 OBJECTIVES = ("ppo_clip", "aspo")
-UNSUPPORTED_PPO_OPTIONS = ("rnd_cfg", "use_mixed_precision", "entropy_coef", "desired_kl")
+UNSUPPORTED_PPO_OPTIONS = ("rnd_cfg", "entropy_coef", "desired_kl")
 """rsl_rl PPO options FPO does not implement (a flow has no closed-form entropy or KL): refused, not ignored."""
 
 
@@ -159,13 +162,14 @@ class FPO(PPO):
                 eps, tau, loss_old = self._augment(batch, eps, tau, loss_old, batch.old_distribution_params[3])
             advantages = batch.advantages
 
-            latent = self.actor.get_latent(batch.observations)
-            loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau)
+            with torch.autocast(torch.device(self.device).type, torch.bfloat16, enabled=self.use_mixed_precision):
+                latent = self.actor.get_latent(batch.observations)
+                loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau).float()
+                values = self.critic(batch.observations).float()
             log_ratio = fpo_log_ratio(loss_old, loss_new, self.ratio, self.cfm_loss_clamp, self.log_ratio_clamp)
             ratio = log_ratio.exp()
             surrogate_loss = -policy_objective(ratio, advantages, self.clip_param, self.objective).mean()
 
-            values = self.critic(batch.observations)
             value_loss = self._value_loss(values, batch.values, batch.returns)
             loss = surrogate_loss + self.value_loss_coef * value_loss
 

@@ -1,10 +1,11 @@
 """``fpo-loco bench train``: whole training iterations (collect + learn) of PPO and FPO against raw physics.
 
-Each algorithm trains the task's own recipe (``spec.train_cfg()``, default env count) for ``iterations``
-rsl_rl iterations after one warm-up iteration; after each timed iteration the raw MuJoCo stepping of the
-same workload (``bench.physics``: same model, env count, physics threads and decimation, no torch, no task,
-no learner) runs for as long, so that a change in the machine's load hits both alike. The ratio, training
-env-steps/s over raw physics env-steps/s, is the share of the simulator's speed a training run keeps.
+Each algorithm trains the task's own recipe for it (``fpo-loco train --algo <algo>``'s configs, then
+``overrides``; default env count) for ``iterations`` rsl_rl iterations after one warm-up iteration; after each
+timed iteration the raw MuJoCo stepping of the same workload (``bench.physics``: same model, env count, physics
+threads and decimation, no torch, no task, no learner) runs for as long, so that a change in the machine's load
+hits both alike. The ratio, training env-steps/s over raw physics env-steps/s, is the share of the simulator's
+speed a training run keeps.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ ACTION_STD = 0.5
 
 
 def bench_train(task: str = "G1-Flat", algos: tuple[str, ...] = ("ppo", "fpo"), num_envs: int | None = None,
-                iterations: int = 3, seed: int = 0) -> list[dict]:
+                iterations: int = 3, seed: int = 0, overrides: tuple[str, ...] = ()) -> list[dict]:
     """Measure, print and return one row per algorithm: training and raw env-steps/s, their ratio, and the
-    learner's share of an iteration."""
-    from fpo_locomotion.tasks import get_task
-    from fpo_locomotion.train import make_env, make_runner, seed_everything
+    learner's share of an iteration. ``overrides``: ``--set`` pairs (env.* and train.*) for every algorithm."""
+    from fpo_locomotion.train import make_env, make_runner, resolve_configs, seed_everything
 
-    spec = get_task(task)
-    num_envs = num_envs or spec.default_num_envs
     rows = []
     for algo in algos:
         seed_everything(seed)
-        env_cfg, train_cfg = spec.env_cfg(), spec.train_cfg()
+        spec, env_cfg, train_cfg = resolve_configs(task, overrides=overrides, algo=algo)
+        num_envs = num_envs or spec.default_num_envs
         env = make_env(spec, env_cfg, num_envs, "cpu", seed)
         with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
             runner = make_runner(spec, env, env_cfg, train_cfg, algo, None, "cpu")
@@ -51,7 +50,8 @@ def bench_train(task: str = "G1-Flat", algos: tuple[str, ...] = ("ppo", "fpo"), 
         rows.append({"task": task, "algo": algo, "num_envs": num_envs, "train_steps_per_s": train,
                      "raw_steps_per_s": raw, "ratio": train / raw, "s_per_iteration": train_s / iterations,
                      "learn_share": learn_s / train_s})
-    print(f"{task}, {num_envs} envs, {iterations} iterations each (after a warm-up), training vs raw physics:")
+    print(f"{task}, {num_envs} envs, {iterations} iterations each (after a warm-up), training vs raw physics"
+          f"{' with ' + ' '.join(overrides) if overrides else ''}:")
     print(f"{'algo':>5} {'train env-steps/s':>18} {'raw env-steps/s':>16} {'ratio':>6} {'s/iteration':>12} "
           f"{'learner share':>14}")
     for r in rows:
