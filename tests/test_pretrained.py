@@ -80,7 +80,7 @@ def test_shipped_files_are_not_git_ignored():
 @pytest.mark.parametrize("name", ["fpo", "ppo"])
 def test_the_defaults_are_the_shipped_policies_recipe(name):
     """``fpo-loco train --task G1-Flat --algo NAME`` resolves to the config its shipped policy was trained with, up to
-    the physics thread count (PPO's run gave physics one thread, FPO's the default)."""
+    the physics thread count (both runs' last commands gave physics one thread)."""
     from fpo_locomotion.checkpoints import load_checkpoint, saved_env_cfg, saved_train_cfg
     from fpo_locomotion.train import resolve_configs
 
