@@ -114,7 +114,7 @@ def _cmd_play(a: argparse.Namespace) -> None:
 
     p = dataclass_from_flags(PlayArgs, a)
     play(p.checkpoint, p.task, commands=p.commands, duration=p.duration, video=p.video, num_envs=p.num_envs,
-         render=not p.no_video, viewer=p.viewer, log_root=p.log_root, fps=p.fps, disturbed=p.disturbed,
+         render=not p.no_video, viewer=p.viewer, log_root=p.log_root, fps=p.fps, seed=p.seed, disturbed=p.disturbed,
          overrides=p.overrides)
 
 

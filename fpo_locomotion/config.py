@@ -234,6 +234,9 @@ class PlayArgs:
     """Keep the training run's pushes, randomization and observation noise, at their final level."""
     overrides: tuple[str, ...] = field(default=(), metadata={"flag": "--set", "metavar": "env.KEY=VALUE"})
     """Override one env config value on top, e.g. --set env.events.push.params.max_vel_xy=1.0."""
+    seed: int = 0
+    """Seed of the play env (with --disturbed: which pushes, randomization and noise): one play is one draw,
+    so compare policies on several."""
     log_root: str = "logs"
     """Folder of the runs ("latest" looks there)."""
 

@@ -162,6 +162,8 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         raise ConfigError(f"--duration must be positive (seconds per command), got {duration}.")
     if not fps > 0:
         raise ConfigError(f"--fps must be positive, got {fps}.")
+    if seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {seed}.")
     sections = parse_set_overrides(list(overrides))
     if set(sections) - {"env"}:
         raise ConfigError("play takes env.* overrides only (the policy is the checkpoint's), e.g. "
@@ -244,6 +246,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
         "num_envs": num_envs,
         "disturbed": disturbed,
         "overrides": list(overrides),
+        "seed": seed,
         "duration_s": steps * dt,
         "settle_s": settle_s,
         "segments": segments,
@@ -259,7 +262,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     with open(summary_path, "w") as f:
         json.dump(result, f, indent=2)
     print_segments(segments, f"play {path} on {result['play_task']}{' with disturbances' if disturbed else ''} "
-                             f"({num_envs} env(s), {result['duration_s']:g} s, "
+                             f"({num_envs} env(s), seed {seed}, {result['duration_s']:g} s, "
                              f"errors after {settle_s:g} s of each segment):")
     print(f"  falls: {result['falls']}; mean episode length {result['mean_episode_length_s']:.1f} s over "
           f"{result['episodes']} episode(s)")

@@ -191,6 +191,7 @@ def test_pretrained_names_are_checked(capsys):
     (["plot-runs", "/nonexistent/run", "--out", "x.png"], "No tensorboard events in /nonexistent/run"),
     (["bench", "env", "--num-envs", "0"], "must be positive integers"),
     (["bench", "train", "--repeats", "0"], "must be positive integers"),
+    (["play", "--task", "G1-Flat", "--checkpoint", "pretrained:fpo", "--seed", "-1"], "--seed must be a non-negative"),
     (["train", *FAST, "--run-name", "a/../../b"], "--run-name 'a/../../b' must be a plain folder-name suffix"),
 ])
 def test_more_bad_flags(tmp_path, capsys, argv, message):

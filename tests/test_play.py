@@ -45,6 +45,16 @@ def test_play_runs_a_ppo_checkpoint_without_video(tmp_path):
     assert result["algo"] == "ppo" and result["video"] is None and os.path.isfile(result["plot"])
 
 
+def test_disturbed_play_is_one_draw_per_seed(g1_checkpoint, tmp_path):
+    def measured(seed):
+        result = play(g1_checkpoint, "G1-Flat", commands="0.3,0,0", duration=1.0, render=False, num_envs=2,
+                      seed=seed, disturbed=True, video=str(tmp_path / f"s{seed}.mp4"), settle_s=0.5)
+        assert result["seed"] == seed
+        return result["segments"][0]["mean_velocity"]
+
+    assert measured(0) == measured(0) != measured(1)
+
+
 def test_play_refuses_checkpoints_that_do_not_fit(g1_checkpoint, tmp_path):
     toy = save_untrained(tmp_path / "pm.pt", task="point-mass-joystick")
     with pytest.raises(CheckpointError, match="trained on task 'point-mass-joystick', not 'G1-Flat'"):
