@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from fpo_locomotion.envs.backend import BackendConfig
+from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.envs.mujoco_backend import MujocoBackend
 from fpo_locomotion.envs.robots import G1_12DOF
 from fpo_locomotion.envs.rotations import rotation_matrices
@@ -209,3 +210,15 @@ def test_raw_physics_benchmark_runs():
 
     cfg = BackendConfig(num_threads=1)
     assert raw_physics_steps_per_second(cfg, G1_12DOF, num_envs=4, action_scale=0.25, action_std=0.5, seconds=0.05) > 0
+
+
+def test_train_benchmark_times_each_recipe_with_overrides(capsys):
+    from fpo_locomotion.bench.train import bench_train
+
+    rows = bench_train("G1-Flat", algos=("ppo", "fpo"), num_envs=4, iterations=1,
+                       overrides=("train.runner.num_steps_per_env=2", "train.fpo.use_mixed_precision=true"))
+    assert [r["algo"] for r in rows] == ["ppo", "fpo"]
+    assert all(r["train_steps_per_s"] > 0 and r["raw_steps_per_s"] > 0 and 0 < r["learn_share"] < 1 for r in rows)
+    assert "with train.runner.num_steps_per_env=2 train.fpo.use_mixed_precision=true:" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="num_step_per_env"):
+        bench_train("G1-Flat", algos=("ppo",), num_envs=4, iterations=1, overrides=("train.runner.num_step_per_env=2",))
