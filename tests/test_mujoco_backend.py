@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from fpo_locomotion.envs.backend import BackendConfig
-from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.envs.mujoco_backend import MujocoBackend
 from fpo_locomotion.envs.robots import G1_12DOF
 from fpo_locomotion.envs.rotations import rotation_matrices
+from fpo_locomotion.errors import ConfigError
 
 SPEC = G1_12DOF
 J = len(SPEC.joint_names)
