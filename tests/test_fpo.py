@@ -11,14 +11,17 @@ from fpo_locomotion.algorithms.fpo import fpo_log_ratio, generalized_normal_log_
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
 
-def collected_fpo(ratio: str, objective: str, **fpo):
-    """An FPO learner (rsl_rl runner construction) with one collected rollout of point-mass-joystick."""
+def collected_fpo(ratio: str, objective: str, output_std: float = 0.0, **fpo):
+    """An FPO learner (rsl_rl runner construction) with one collected rollout of point-mass-joystick; the flow's
+    output layer (zero at init) drawn from N(0, output_std^2) first if ``output_std`` > 0."""
     torch.manual_seed(0)
     sets = (f"train.fpo.ratio={ratio}", f"train.fpo.objective={objective}", "train.runner.num_steps_per_env=8",
             *(f"train.fpo.{k}={v}" for k, v in fpo.items()))
     spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
     env = make_env(spec, env_cfg, 16, "cpu", 0)
     alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+    if output_std > 0:
+        torch.nn.init.normal_(alg.actor.net.trunk[-1].weight, std=output_std)
     collect_rollout(alg, env, 8)
     return alg
 
@@ -115,20 +118,14 @@ def test_generalized_normal_prior_is_a_normalized_density(power):
         assert float(density[30000] / density[30000 + 4500]) < 1.01
 
 
-
 def test_mixed_precision_update_follows_the_float32_one():
     """bf16 autocast of the update (use_mixed_precision): ratio ~1 at the acting weights, float32 weights, and nearly
-    the same first step as float32 (one epoch, one mini-batch, same rollout of a flow whose output is not zero)."""
+    the same first step as float32 (one epoch, one mini-batch, same rollout of a flow whose output is not zero:
+    at init it is, and bf16 would change nothing)."""
     steps, ratio_std = {}, {}
     for mixed in (False, True):
-        torch.manual_seed(0)
-        sets = ("train.runner.num_steps_per_env=8", f"train.fpo.use_mixed_precision={mixed}",
-                "train.fpo.num_learning_epochs=1", "train.fpo.num_mini_batches=1")
-        spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
-        env = make_env(spec, env_cfg, 16, "cpu", 0)
-        alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
-        torch.nn.init.normal_(alg.actor.net.trunk[-1].weight, std=0.1)  # zero at init: bf16 would change nothing
-        collect_rollout(alg, env, 8)
+        alg = collected_fpo("per_sample", "aspo", output_std=0.1, use_mixed_precision=mixed, num_learning_epochs=1,
+                            num_mini_batches=1)
         before = [p.detach().clone() for p in alg.actor.parameters()]
         stats = alg.update()
         assert abs(stats["ratio_mean"] - 1.0) < 0.01
