@@ -14,6 +14,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any
 
@@ -165,6 +166,11 @@ def train(args: TrainArgs) -> str:
             raise ConfigError("Multi-process training (torchrun) needs --device cuda: rsl_rl reduces over NCCL.")
         device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
         train_cfg.runner.seed += rank
+
+    if (train_cfg.fpo if args.algo == "fpo" else train_cfg.ppo).use_mixed_precision and not device.startswith("cuda") \
+            and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        warnings.warn("use_mixed_precision on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated, "
+                      "slower than float32 (README Train); drop the --set to train in float32.", stacklevel=2)
 
     if resume_path:
         log_dir = os.path.dirname(os.path.abspath(resume_path))

@@ -54,3 +54,12 @@ def test_corrupt_and_missing_checkpoints_have_clear_errors(tmp_path):
     bad.write_bytes(b"not a checkpoint at all")
     with pytest.raises(CheckpointError, match="corrupt"):
         load_checkpoint(str(bad))
+
+
+@pytest.mark.parametrize("algo", ["fpo", "ppo"])
+def test_mixed_precision_warns_where_the_cpu_emulates_bf16(tmp_path, algo, recwarn):
+    """bf16 autocast on a CPU without bf16 instructions is slower than float32: train says so, and only there."""
+    train(TrainArgs(task="bandit-multimodal", algo=algo, num_envs=4, max_iterations=1, log_root=str(tmp_path),
+                    overrides=(f"train.{algo}.use_mixed_precision=true",)))
+    emulated = not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert any("bf16 is emulated" in str(w.message) for w in recwarn) == emulated
