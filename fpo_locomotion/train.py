@@ -95,8 +95,12 @@ def run_info(spec: TaskSpec, algo: str, env, env_cfg: Any, train_cfg: TrainConfi
 
 def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo: str, log_dir: str | None,
                 device: str) -> FpoRunner:
-    if (train_cfg.fpo if algo == "fpo" else train_cfg.ppo).symmetry:
+    alg_cfg = train_cfg.fpo if algo == "fpo" else train_cfg.ppo
+    if alg_cfg.symmetry:
         env_mirror(env)  # a task or term without a mirror fails here, before any training
+    if alg_cfg.use_mixed_precision and not device.startswith("cuda") and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        warnings.warn("use_mixed_precision on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated, "
+                      "slower than float32 (README Train); drop the --set to train in float32.", stacklevel=2)
     return FpoRunner(env, train_cfg.to_rsl_rl(algo), run_info(spec, algo, env, env_cfg, train_cfg),
                      log_dir=log_dir, device=device)
 
@@ -166,11 +170,6 @@ def train(args: TrainArgs) -> str:
             raise ConfigError("Multi-process training (torchrun) needs --device cuda: rsl_rl reduces over NCCL.")
         device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
         train_cfg.runner.seed += rank
-
-    if (train_cfg.fpo if args.algo == "fpo" else train_cfg.ppo).use_mixed_precision and not device.startswith("cuda") \
-            and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        warnings.warn("use_mixed_precision on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated, "
-                      "slower than float32 (README Train); drop the --set to train in float32.", stacklevel=2)
 
     if resume_path:
         log_dir = os.path.dirname(os.path.abspath(resume_path))

@@ -212,7 +212,7 @@ def test_raw_physics_benchmark_runs():
     assert raw_physics_steps_per_second(cfg, G1_12DOF, num_envs=4, action_scale=0.25, action_std=0.5, seconds=0.05) > 0
 
 
-def test_train_benchmark_times_each_recipe_with_overrides(capsys):
+def test_train_benchmark_times_each_recipe_with_overrides(capsys, recwarn):
     from fpo_locomotion.bench.train import bench_train
 
     rows = bench_train("G1-Flat", algos=("ppo", "fpo"), num_envs=4, iterations=1,
@@ -220,5 +220,7 @@ def test_train_benchmark_times_each_recipe_with_overrides(capsys):
     assert [r["algo"] for r in rows] == ["ppo", "fpo"]
     assert all(r["train_steps_per_s"] > 0 and r["raw_steps_per_s"] > 0 and 0 < r["learn_share"] < 1 for r in rows)
     assert "with train.runner.num_steps_per_env=2 train.fpo.use_mixed_precision=true:" in capsys.readouterr().out
+    emulated = not torch.ops.mkldnn._is_mkldnn_bf16_supported()  # FPO's bf16 learner, timed on such a CPU, says so
+    assert sum("bf16 is emulated" in str(w.message) for w in recwarn) == emulated
     with pytest.raises(ConfigError, match="num_step_per_env"):
         bench_train("G1-Flat", algos=("ppo",), num_envs=4, iterations=1, overrides=("train.runner.num_step_per_env=2",))
