@@ -106,12 +106,14 @@ def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[f
 
 
 def _command_slice(env) -> tuple[slice, np.ndarray]:
-    """Where the "command" term sits in the policy observation, and its scale [3]."""
+    """Where the "command" term's newest frame sits in the policy observation, and its scale [3]."""
     start = 0
     for term in env.deploy_metadata()["observation_terms"]:
+        end = start + term["size"]
         if term["name"] == "command":
-            return slice(start, start + term["size"]), np.broadcast_to(np.asarray(term["scale"], np.float64), term["size"])
-        start += term["size"]
+            size = term["size"] // term["history_length"]
+            return slice(end - size, end), np.broadcast_to(np.asarray(term["scale"], np.float64), size)
+        start = end
     raise UserError("The task's policy observation has no 'command' term; play needs one to plot tracking.")
 
 

@@ -4,8 +4,9 @@ Everything comes from the ONNX file's metadata (written by ``fpo-loco export``),
 would have it: the MJCF (``model``, inside ``fpo_locomotion/resources``), joint names in action order, the
 default pose, Kp/Kd/effort limits (set on the MJCF's position actuators), physics dt and decimation, and
 the ordered observation terms, each built here from raw simulator values by a small numpy table
-(``OBSERVATION_TERMS``) and multiplied by its scale. One control step: observation -> ``actions`` ->
-joint targets ``q* = default + action_scale * a`` as ``ctrl`` -> ``decimation`` physics steps.
+(``OBSERVATION_TERMS``), multiplied by its scale and kept for its ``history_length`` frames. One control
+step: observation -> ``actions`` -> joint targets ``q* = default + action_scale * a`` as ``ctrl`` ->
+``decimation`` physics steps.
 
 Commands run as segments of ``duration`` seconds each. Per segment it reports the mean measured base
 velocity (base frame), the tracking errors after a settling time, and falls. A fall (base below half its
@@ -209,7 +210,9 @@ class MujocoRobot:
             if term["name"] not in OBSERVATION_TERMS:
                 raise UserError(f"The policy observes '{term['name']}', which sim2sim cannot build "
                                 f"(known: {', '.join(OBSERVATION_TERMS)}).")
-            self.terms.append((OBSERVATION_TERMS[term["name"]], int(term["size"]), np.asarray(term["scale"], np.float64)))
+            frames = int(term.get("history_length", 1))
+            self.terms.append((OBSERVATION_TERMS[term["name"]], int(term["size"]) // frames, frames,
+                               np.asarray(term["scale"], np.float64)))
         self.data = mujoco.MjData(model)
         self.reset()
         self.start_height = float(self.data.qpos[self.root_q + 2])
@@ -227,6 +230,9 @@ class MujocoRobot:
         mujoco.mj_forward(self.model, d)
         self.episode_step = 0
         self.last_action = np.zeros(len(self.qadr))
+        self.history: list[np.ndarray] | None = None
+        """Per term [history_length, size] scaled frames, oldest first; None: the next observation fills them."""
+        self.history_step = -1
 
     @property
     def quat(self) -> np.ndarray:
@@ -239,7 +245,9 @@ class MujocoRobot:
         return np.array([lin_b[0], lin_b[1], v[self.root_v + 5]])  # a free joint's angular velocity is in its body frame
 
     def observation(self, command) -> np.ndarray:
-        """The policy observation [1, O] float32 under ``command`` (vx, vy, wz), built from metadata alone."""
+        """The policy observation [1, O] float32 under ``command`` (vx, vy, wz), built from metadata alone: each
+        term's last ``history_length`` frames, oldest first (an episode starts with all of them equal to its first
+        frame; observing the same control step again replaces the newest)."""
         v = self.data.qvel
         s = RobotState(
             ang_vel_b=v[self.root_v + 3:self.root_v + 6],
@@ -248,13 +256,21 @@ class MujocoRobot:
             joint_pos=self.data.qpos[self.qadr], default_joint_pos=self.default_joint_pos,
             joint_vel=v[self.vadr], last_action=self.last_action,
             episode_time=self.episode_step * self.control_dt, gait_period=self.gait_period)
-        parts = []
-        for fn, size, scale in self.terms:
+        frames = []
+        for fn, size, _, scale in self.terms:
             value = np.asarray(fn(s), dtype=np.float64)
             if value.shape != (size,):
                 raise UserError(f"An observation term has {value.size} values here, the metadata says {size}.")
-            parts.append(value * scale)
-        return np.concatenate(parts).astype(np.float32)[None]
+            frames.append(value * scale)
+        if self.history is None:
+            self.history = [np.repeat(f[None], n, axis=0) for f, (_, _, n, _) in zip(frames, self.terms)]
+        elif self.episode_step != self.history_step:
+            self.history = [np.concatenate([h[1:], f[None]]) for h, f in zip(self.history, frames)]
+        else:
+            for h, f in zip(self.history, frames):
+                h[-1] = f
+        self.history_step = self.episode_step
+        return np.concatenate([h.ravel() for h in self.history]).astype(np.float32)[None]
 
     def step(self, action: np.ndarray) -> None:
         """Joint targets ``default + action_scale * action`` [J], then ``decimation`` physics steps."""

@@ -311,3 +311,31 @@ def test_the_task_package_imports_no_simulator():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] in ("mujoco", "warp", "mujoco_warp") for n in names), (path, names)
+
+
+def test_observation_history_is_term_major_oldest_first_and_restarts_with_each_episode():
+    cfg = G1FlatConfig()
+    cfg.observations.history_length = 3
+    env, plain = make(cfg), make()
+    first = env.get_observations()["policy"]
+    frames = first[:, :9].reshape(N, 3, 3)  # base_ang_vel: 3 frames of 3
+    assert first.shape == (N, 3 * 47) and torch.equal(frames[:, 0], frames[:, 2])  # an episode starts filled
+    assert torch.equal(env.get_observations()["policy"], first)  # observing the same step again adds no frame
+    actions = random_actions(3)
+    for step in range(3):
+        previous = env.get_observations()["policy"]
+        obs, _, dones, _ = env.step(actions[step])
+        current, single = obs["policy"], plain.step(actions[step])[0]["policy"]
+        assert not dones.any()
+        assert torch.equal(current[:, 0:6], previous[:, 3:9])  # frames move one place towards the oldest
+        assert torch.allclose(current[:, 6:9], single[:, 0:3])  # the newest frame is the observation without history
+        assert torch.allclose(current[:, -2:], single[:, -2:])  # ... of every term (gait_phase is the last)
+    env.episode_length_buf[0] = env.max_episode_length - 1  # env 0 times out and starts again
+    obs, _, dones, _ = env.step(torch.zeros(N, J))
+    restarted = obs["policy"][0, :9].reshape(3, 3)
+    assert dones[0] and torch.equal(restarted[0], restarted[2]) and not torch.equal(obs["policy"][1, 0:3], obs["policy"][1, 6:9])
+    terms = env.deploy_metadata()["observation_terms"]
+    assert [(t["size"], t["history_length"]) for t in terms[:3]] == [(9, 3), (9, 3), (9, 3)]
+    cfg.observations.history_length = 0
+    with pytest.raises(ConfigError, match="'env.observations.history_length': .* positive integer .* got 0"):
+        make(cfg)

@@ -54,9 +54,19 @@ def test_sim2sim_runs_5s_with_a_video_and_never_imports_torch(g1_export, tmp_pat
     assert video.stat().st_size > 1000
 
 
-def test_sim2sim_observation_equals_the_training_env_observation(g1_export):
+@pytest.fixture(scope="module")
+def g1_history_export(tmp_path_factory):
+    """(checkpoint, policy.onnx) as ``g1_export``, observing 3 frames of each term."""
+    tmp = tmp_path_factory.mktemp("g1_history")
+    checkpoint = randomize_flow_policy(save_untrained(tmp / "model_0.pt", "G1-Flat",
+                                                     overrides=["env.observations.history_length=3"]))
+    return checkpoint, export_policy(checkpoint, str(tmp / "exported"), flow_steps=4)["paths"]["policy"]
+
+
+@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export"])
+def test_sim2sim_observation_equals_the_training_env_observation(exported, request):
     """Same actions into the G1-Flat-Play env (torch, batched MuJoCo) and into sim2sim (numpy from metadata only)."""
-    checkpoint, policy = g1_export
+    checkpoint, policy = request.getfixturevalue(exported)
     command = [0.5, 0.2, 0.3]
     infos = load_checkpoint(checkpoint)["infos"]
     env = get_task("G1-Flat-Play").make_env(play_env_config(infos, "G1-Flat", [[10.0, *command]]),
@@ -72,7 +82,8 @@ def test_sim2sim_observation_equals_the_training_env_observation(g1_export):
         robot.step(action[0].astype(np.float64))
         obs_env = obs["policy"].numpy()
         assert not dones.any()
-    assert worst < 1e-5 and np.abs(obs_env[0, 33:45]).max() > 0.05  # ... under non-zero actions (last_action)
+    gait = 2 * read_metadata(policy)["observation_terms"][-1]["history_length"]  # last_action's newest frame:
+    assert worst < 1e-5 and np.abs(obs_env[0, -12 - gait:-gait]).max() > 0.05  # ... under non-zero actions
 
 
 def test_bad_inputs_have_clear_errors(g1_export, tmp_path):

@@ -105,3 +105,16 @@ def test_fpo_refuses_an_augmentation_that_is_not_one_mirror_per_sample(monkeypat
     monkeypatch.setattr(symmetry, "mirror_augmentation", two_mirrors)  # what the symmetry config names
     with pytest.raises(ConfigError, match="one mirror per sample .* two_mirrors returned 3x"):
         make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu")  # refused when built, before any rollout
+
+
+def test_with_observation_history_every_frame_mirrors_on_its_own():
+    *_, env = g1_env(2, *NO_RESET_NOISE, "env.observations.history_length=3")
+    mirror = env_mirror(env)
+    env.task.commands.command[:] = torch.tensor([[0.5, 0.3, 0.4], [0.5, -0.3, -0.4]])
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        action = 0.2 * torch.randn(12, generator=gen)
+        obs, *_ = env.step(torch.stack([action, mirror["actions"].apply(action)]))
+    error = (mirror["policy"].apply(obs["policy"][0]) - obs["policy"][1]).abs()
+    assert obs["policy"].shape == (2, 3 * 47) and error[:-6].max() < 1e-2  # the gait phase (last 2 x 3): see above
+    assert torch.equal(mirror["policy"].apply(obs["policy"][0])[-6:], -obs["policy"][0, -6:])

@@ -72,6 +72,10 @@ class ObservationsConfig:
     """Privileged terms the critic sees after the policy terms (without their noise)."""
     noise: bool = True
     """Add the policy terms' noise (off in ``G1-Flat-Play``)."""
+    history_length: int = 1
+    """Frames of each policy term the actor sees (Isaac Lab's ``history_length``): each term becomes its last
+    ``history_length`` values, oldest first, then the next term (term-major). An episode starts with every frame
+    equal to its first observation. The critic sees the current frame only."""
 
 
 @dataclass

@@ -8,7 +8,9 @@ and scales, so a robot-side program rebuilds it from raw sensor values):
     joint_vel 12 (x0.05) | last_action 12 | gait_phase 2 (sin, cos of 2 pi phase of the left leg)
 
 Each term is ``scale * (value + noise)``, the noise U[-n, n] in physical units on the sensed terms only,
-times the disturbance level. Critic group: the policy terms without noise, then the privileged terms.
+times the disturbance level. With ``history_length`` H > 1 each policy term is its last H frames, oldest first
+(term-major: ``base_ang_vel`` 3H, then ``projected_gravity`` 3H, ...), every frame noised when it was observed.
+Critic group: the current frame's policy terms without noise, then the privileged terms.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks.terms import ObsTermConfig, bind_terms, resolve_term
 from fpo_locomotion.tasks.velocity.config import ObservationsConfig
 from fpo_locomotion.tasks.velocity.state import VelocityState
@@ -115,23 +118,30 @@ body, sign convention. A term of your own is described by its docstring."""
 
 
 class Observations:
-    """Builds the ``policy`` [N, P] and ``critic`` [N, P + C] groups with one concat, noise draw and scale each.
+    """Builds the ``policy`` [N, H * P] and ``critic`` [N, P + C] groups with one concat, noise draw and scale each
+    (P: one frame of the policy terms, H: ``history_length``).
 
     Term sizes are measured once on a state ``s`` of the task.
     """
 
     def __init__(self, cfg: ObservationsConfig, s: VelocityState, p: ObsParams, generator: torch.Generator):
         self.generator = generator
+        self.history_length = h = cfg.history_length
+        if not isinstance(h, int) or h < 1:
+            raise ConfigError(f"Config key 'env.observations.history_length': frames per policy term, a positive "
+                              f"integer (1: no history), got {h!r}.")
         self.policy_terms = bind_terms(cfg.policy, OBS_TERMS, "env.observations.policy")
         self.critic_terms = bind_terms(cfg.critic, OBS_TERMS, "env.observations.critic")
         sizes = [int(fn(s, p).shape[1]) for fn in self.policy_terms.values()]
         noise = [entry.noise if cfg.noise else 0.0 for entry in cfg.policy.values()]
         self.layout = [
-            {"name": name, "size": size, "scale": _json_scale(entry.scale), **_deploy(entry), "training_noise": float(n)}
+            {"name": name, "size": h * size, "history_length": h, "scale": _json_scale(entry.scale), **_deploy(entry),
+             "training_noise": float(n)}
             for (name, entry), size, n in zip(cfg.policy.items(), sizes, noise)
         ]
-        """Policy terms in order: name, size, scale (obs = scale * value), unit and definition of the value,
-        and the uniform noise U[-n, n] (in ``unit``, before the scale) training added at full disturbance."""
+        """Policy terms in order: name, size (``history_length`` frames of the value, oldest first), scale of each
+        frame (obs = scale * value), unit and definition of the value, and the uniform noise U[-n, n] (in ``unit``,
+        before the scale) training added at full disturbance."""
         device = s.root_pos.device
         self.policy_scale = _expand([entry.scale for entry in cfg.policy.values()], sizes, device)   # [P]
         self.noise_scale = _expand(noise, sizes, device) * self.policy_scale  # [P], in scaled units
@@ -144,17 +154,44 @@ class Observations:
             "policy": [(name, entry.func, size) for (name, entry), size in zip(cfg.policy.items(), sizes)],
             "privileged": [(name, entry.func, size) for (name, entry), size in zip(cfg.critic.items(), critic_sizes)],
         }
-        """(name, func, size) of each term of the policy group and of the privileged part of the critic group."""
+        """(name, func, size of one frame) of each term of the policy group and of the privileged part of the
+        critic group."""
+        frame, starts = sum(sizes), [sum(sizes[:k]) for k in range(len(sizes))]
+        self.term_major = torch.tensor([t * frame + start + i for start, n in zip(starts, sizes) for t in range(h)
+                                        for i in range(n)], device=device)
+        """[H * P]: position in the frame-major history [H, P] of each element of the policy group."""
+        self.history = torch.zeros(s.root_pos.shape[0], h, frame, device=device)  # [N, H, P], oldest first
+        self.fresh = torch.ones(s.root_pos.shape[0], dtype=torch.bool, device=device)
+        """[N]: the env started an episode since its last observation (its history restarts)."""
+        self.history_step = -1
+        """The step of the newest frame: observing the same step again replaces it instead of adding one."""
 
-    def compute(self, s: VelocityState, p: ObsParams) -> dict[str, torch.Tensor]:
-        """{"policy": [N, P], "critic": [N, P + C]}."""
+    def compute(self, s: VelocityState, p: ObsParams, step: int) -> dict[str, torch.Tensor]:
+        """{"policy": [N, H * P], "critic": [N, P + C]} at control step ``step`` (the policy group's newest frame)."""
         clean = torch.cat([fn(s, p) for fn in self.policy_terms.values()], dim=1) * self.policy_scale
         policy = clean
         if self.has_noise and self.noise_level > 0:
             uniform = torch.rand(clean.shape, generator=self.generator, device=clean.device)
             policy = clean + (2 * uniform - 1) * (self.noise_scale * self.noise_level)
         privileged = torch.cat([fn(s, p) for fn in self.critic_terms.values()], dim=1) * self.privileged_scale
+        if self.history_length > 1:
+            policy = self._push(policy, step)
         return {"policy": policy, "critic": torch.cat([clean, privileged], dim=1)}
+
+    def _push(self, frame: torch.Tensor, step: int) -> torch.Tensor:
+        """Add ``frame`` [N, P] as the newest of the history (every frame of envs that just started) -> [N, H * P]."""
+        if step != self.history_step:
+            self.history[:, :-1] = self.history[:, 1:].clone()
+            self.history_step = step
+        self.history[:, -1] = frame
+        self.history.copy_(torch.where(self.fresh[:, None, None], frame[:, None], self.history))
+        self.fresh.zero_()
+        return self.history.flatten(1)[:, self.term_major]
+
+    @property
+    def policy_group_scale(self) -> torch.Tensor:
+        """[H * P]: the scale of each element of the policy group."""
+        return self.policy_scale[self.term_major % self.policy_scale.numel()]
 
 
 def _deploy(entry: ObsTermConfig) -> dict[str, str]:

@@ -81,8 +81,9 @@ TERM_MIRRORS: dict[str, Callable[[Part, list[int]], Part]] = {
 
 
 def observation_mirror(terms: list[tuple[str, str, int]], joints: Part, feet: list[int], scale: torch.Tensor,
-                       group: str) -> SignedPermutation:
-    """Mirror of one observation group of (name, func, size) terms with per-element scales [D]."""
+                       group: str, history_length: int = 1) -> SignedPermutation:
+    """Mirror of one observation group of (name, func, size of one frame) terms with per-element scales [D], each
+    term ``history_length`` frames long (term-major: every frame mirrors on its own)."""
     parts = []
     for name, func, size in terms:
         if func not in TERM_MIRRORS:
@@ -93,5 +94,6 @@ def observation_mirror(terms: list[tuple[str, str, int]], joints: Part, feet: li
         if len(part[0]) != size:
             raise ConfigError(f"Symmetry augmentation: observation term 'env.observations.{group}.{name}' has size "
                               f"{size}, its mirror expects {len(part[0])}.")
-        parts.append(part)
+        index, coeff = part
+        parts.append(([i + t * size for t in range(history_length) for i in index], coeff * history_length))
     return SignedPermutation.concat(parts, scale.device).rescaled(scale)

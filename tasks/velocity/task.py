@@ -210,7 +210,7 @@ class VelocityTask:
 
     def reset(self, env_ids: torch.Tensor) -> None:
         """Zero the action history and foot timers of envs ``env_ids`` [M], redraw their physics randomization;
-        their velocity references restart from the new state."""
+        their velocity references and observation history restart from the new state."""
         self._reset_events(env_ids)
         self.foot_air_time[env_ids] = 0.0
         self.foot_contact_time[env_ids] = 0.0
@@ -218,6 +218,7 @@ class VelocityTask:
         self.last_action[env_ids] = 0.0
         self.last_joint_vel[env_ids] = self.backend.joint_vel[env_ids]
         self.last_foot_pos[env_ids] = self.backend.foot_pos[env_ids]
+        self.obs.fresh[env_ids] = True
 
     def post_step(self, episode_length: torch.Tensor) -> None:
         """Command resampling / heading control, then the interval events (pushes) of the envs that are due, once
@@ -233,14 +234,14 @@ class VelocityTask:
                     self.event_fns[name](self.event_context, env_ids)
 
     def observations(self, episode_length: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.obs.compute(self.state(episode_length), self.obs_params)
+        return self.obs.compute(self.state(episode_length), self.obs_params, self.common_step)
 
     def observation_terms(self) -> list[dict]:
         return [dict(entry) for entry in self.obs.layout]
 
     @functools.cached_property
     def mirror(self) -> dict[str, SignedPermutation]:
-        """Left-right mirrors of the "policy" [P] and "critic" [P + C] observations and of the "actions" [J]
+        """Left-right mirrors of the "policy" [H * P] and "critic" [P + C] observations and of the "actions" [J]
         (``tasks/velocity/symmetry.py``); a ConfigError names a term without one."""
         spec = self.backend.spec
         joints = joint_mirror(spec.joint_names, self.default_joint_pos)
@@ -248,7 +249,8 @@ class VelocityTask:
         policy_terms, privileged_terms = self.obs.terms["policy"], self.obs.terms["privileged"]
         critic_scale = torch.cat([self.obs.policy_scale, self.obs.privileged_scale])
         return {
-            "policy": observation_mirror(policy_terms, joints, feet, self.obs.policy_scale, "policy"),
+            "policy": observation_mirror(policy_terms, joints, feet, self.obs.policy_group_scale, "policy",
+                                         self.obs.history_length),
             "critic": observation_mirror(policy_terms + privileged_terms, joints, feet, critic_scale, "critic"),
             "actions": SignedPermutation.concat([joints], self.device),
         }
