@@ -50,6 +50,8 @@ def fails(capsys, argv: list[str], message: str) -> str:
     (["--task", "G1-Flat", "--set", "env.events.push.interval_s=0"], "an interval event needs interval_s > 0"),
     (["--task", "G1-Flat", "--set", "env.events.push.params.max_vel=1"], "takes no parameter(s) ['max_vel']"),
     (["--task", "G1-Flat", "--set", "env.commands.lin_vel_x=[0,1,2]"], "is not a [low, high] pair"),
+    (["--task", "G1-Flat", "--set", "env.observations.history_length=0"],
+     "'env.observations.history_length': frames per policy term, a positive integer (1: no history), got 0"),
 ])
 def test_bad_train_values_leave_no_run_folder(tmp_path, capsys, args, message):
     fails(capsys, ["train", "--log-root", str(tmp_path), *FAST, *args], message)
