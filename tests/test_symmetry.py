@@ -18,9 +18,11 @@ def g1_env(num_envs: int, *overrides: str):
     return spec, env_cfg, train_cfg, make_env(spec, env_cfg, num_envs, "cpu", 0)
 
 
-def test_mirror_of_a_g1_rollout_is_the_rollout_of_mirrored_actions_and_command():
-    *_, env = g1_env(2, *NO_RESET_NOISE)
+@pytest.mark.parametrize("history_length", [1, 3])
+def test_mirror_of_a_g1_rollout_is_the_rollout_of_mirrored_actions_and_command(history_length):
+    *_, env = g1_env(2, *NO_RESET_NOISE, f"env.observations.history_length={history_length}")
     mirror = env_mirror(env)
+    gait = {"policy": slice(45 * history_length, None), "critic": slice(45, 47)}  # gait_phase: the last policy term
     env.task.commands.command[:] = torch.tensor([[0.5, 0.3, 0.4], [0.5, -0.3, -0.4]])
     gen = torch.Generator().manual_seed(0)
     for _ in range(8):
@@ -28,12 +30,13 @@ def test_mirror_of_a_g1_rollout_is_the_rollout_of_mirrored_actions_and_command()
         obs, *_ = env.step(torch.stack([action, mirror["actions"].apply(action)]))
         for group in ("policy", "critic"):
             error = (mirror[group].apply(obs[group][0]) - obs[group][1]).abs()
-            error[45:47] = 0.0  # gait phase: env 1's clock is not half a period on (checked below)
+            error[gait[group]] = 0.0  # gait phase: env 1's clock is not half a period on (checked below)
             assert error.max() < 1e-2, (group, int(error.argmax()))
-    assert obs["policy"][0, 45:47].abs().sum() > 0.5  # the mirror moved non-trivial values
-    # the mirrored left leg is the right one, half a gait period on: (sin, cos) -> (-sin, -cos)
+    phase = obs["policy"][0, gait["policy"]]
+    assert obs["policy"].shape == (2, 47 * history_length) and phase.abs().sum() > 0.5  # non-trivial values mirrored
+    # the mirrored left leg is the right one, half a gait period on: (sin, cos) -> (-sin, -cos), in every frame
     assert LEG_OFFSETS[1] - LEG_OFFSETS[0] == 0.5
-    assert torch.equal(mirror["policy"].apply(obs["policy"][0])[45:47], -obs["policy"][0, 45:47])
+    assert torch.equal(mirror["policy"].apply(obs["policy"][0])[gait["policy"]], -phase)
 
 
 def test_mirror_is_an_involution_and_augmentation_puts_mirrors_after_originals():
@@ -106,15 +109,3 @@ def test_fpo_refuses_an_augmentation_that_is_not_one_mirror_per_sample(monkeypat
     with pytest.raises(ConfigError, match="one mirror per sample .* two_mirrors returned 3x"):
         make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu")  # refused when built, before any rollout
 
-
-def test_with_observation_history_every_frame_mirrors_on_its_own():
-    *_, env = g1_env(2, *NO_RESET_NOISE, "env.observations.history_length=3")
-    mirror = env_mirror(env)
-    env.task.commands.command[:] = torch.tensor([[0.5, 0.3, 0.4], [0.5, -0.3, -0.4]])
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(4):
-        action = 0.2 * torch.randn(12, generator=gen)
-        obs, *_ = env.step(torch.stack([action, mirror["actions"].apply(action)]))
-    error = (mirror["policy"].apply(obs["policy"][0]) - obs["policy"][1]).abs()
-    assert obs["policy"].shape == (2, 3 * 47) and error[:-6].max() < 1e-2  # the gait phase (last 2 x 3): see above
-    assert torch.equal(mirror["policy"].apply(obs["policy"][0])[-6:], -obs["policy"][0, -6:])
