@@ -84,8 +84,8 @@ class LocomotionTask(Protocol):
         """{"policy": [N, P], "critic": [N, C]} at ``episode_length`` [N]."""
 
     def observation_terms(self) -> list[dict]:
-        """Policy observation layout: ordered {"name", "size", "scale" (float or list of floats), "unit",
-        "definition", "training_noise"}."""
+        """Policy observation layout: ordered {"name", "size" (all frames), "history_length", "scale" (of one frame:
+        float or list of floats), "unit", "definition", "training_noise"}."""
 
     def command_names(self) -> list[str]: ...
 

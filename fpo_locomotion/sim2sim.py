@@ -210,8 +210,8 @@ class MujocoRobot:
             if term["name"] not in OBSERVATION_TERMS:
                 raise UserError(f"The policy observes '{term['name']}', which sim2sim cannot build "
                                 f"(known: {', '.join(OBSERVATION_TERMS)}).")
-            frames = int(term.get("history_length", 1))
-            self.terms.append((OBSERVATION_TERMS[term["name"]], int(term["size"]) // frames, frames,
+            history_length = int(term.get("history_length", 1))  # exports before it was written: 1
+            self.terms.append((OBSERVATION_TERMS[term["name"]], int(term["size"]) // history_length, history_length,
                                np.asarray(term["scale"], np.float64)))
         self.data = mujoco.MjData(model)
         self.reset()

@@ -24,12 +24,15 @@ from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, ru
 from fpo_locomotion.tasks import get_task
 
 
+def export_g1(tmp, overrides=()):
+    """(checkpoint, policy.onnx) of a freshly initialized G1-Flat flow policy (random output layer), K=4."""
+    checkpoint = randomize_flow_policy(save_untrained(tmp / "model_0.pt", "G1-Flat", overrides=overrides))
+    return checkpoint, export_policy(checkpoint, str(tmp / "exported"), flow_steps=4)["paths"]["policy"]
+
+
 @pytest.fixture(scope="module")
 def g1_export(tmp_path_factory):
-    """(checkpoint, policy.onnx) of a freshly initialized G1-Flat flow policy (random output layer), K=4."""
-    tmp = tmp_path_factory.mktemp("g1")
-    checkpoint = randomize_flow_policy(save_untrained(tmp / "model_0.pt", "G1-Flat"))
-    return checkpoint, export_policy(checkpoint, str(tmp / "exported"), flow_steps=4)["paths"]["policy"]
+    return export_g1(tmp_path_factory.mktemp("g1"))
 
 
 def test_sim2sim_runs_5s_with_a_video_and_never_imports_torch(g1_export, tmp_path):
@@ -56,11 +59,8 @@ def test_sim2sim_runs_5s_with_a_video_and_never_imports_torch(g1_export, tmp_pat
 
 @pytest.fixture(scope="module")
 def g1_history_export(tmp_path_factory):
-    """(checkpoint, policy.onnx) as ``g1_export``, observing 3 frames of each term."""
-    tmp = tmp_path_factory.mktemp("g1_history")
-    checkpoint = randomize_flow_policy(save_untrained(tmp / "model_0.pt", "G1-Flat",
-                                                     overrides=["env.observations.history_length=3"]))
-    return checkpoint, export_policy(checkpoint, str(tmp / "exported"), flow_steps=4)["paths"]["policy"]
+    """As ``g1_export``, observing 3 frames of each term."""
+    return export_g1(tmp_path_factory.mktemp("g1_history"), ["env.observations.history_length=3"])
 
 
 @pytest.mark.parametrize("exported", ["g1_export", "g1_history_export"])
