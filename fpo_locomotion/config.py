@@ -113,7 +113,15 @@ class RunnerConfig:
     print_interval: int = 25
     """Print rsl_rl's full statistics block every this many iterations (a progress bar shows the rest)."""
     obs_groups: dict[str, list[str]] = field(default_factory=lambda: {"actor": ["policy"], "critic": ["critic"]})
+    torch_compile_mode: str | None = None
+    """rsl_rl's ``torch.compile`` of the networks: null (off), "default" or "max-autotune-no-cudagraphs". PPO:
+    actor and critic; FPO: the critic, the flow's Euler sampler and its CFM loss (README Benchmarks). The first
+    iterations pay for the compilation (~10-40 s on a CPU; needs a C++ compiler, g++ or $CXX); checkpoints and
+    exports are unchanged."""
 
+
+COMPILE_MODES = (None, "default", "max-autotune-no-cudagraphs")
+"""``train.runner.torch_compile_mode`` values: rsl_rl's, less its CUDA-graph modes (which it refuses)."""
 
 POSITIVE_KEYS = ("runner.num_steps_per_env", "runner.max_iterations", "runner.save_interval", "runner.print_interval",
                  "flow_actor.flow_steps", "flow_actor.num_mc", "flow_actor.time_embed_dim", "gaussian_actor.init_std",
@@ -149,6 +157,9 @@ class TrainConfig:
             if not dims or min(dims) < 1:
                 raise ConfigError(f"Config key 'train.{section}.hidden_dims' must be a non-empty list of positive "
                                   f"layer widths, got {dims}.")
+        if self.runner.torch_compile_mode not in COMPILE_MODES:
+            raise ConfigError(f"Config key 'train.runner.torch_compile_mode' must be null (off), default or "
+                              f"max-autotune-no-cudagraphs, got {self.runner.torch_compile_mode!r}.")
 
     def to_rsl_rl(self, algo: str) -> dict[str, Any]:
         """The ``train_cfg`` dict for rsl_rl's ``OnPolicyRunner``."""

@@ -52,10 +52,19 @@ def fails(capsys, argv: list[str], message: str) -> str:
     (["--task", "G1-Flat", "--set", "env.commands.lin_vel_x=[0,1,2]"], "is not a [low, high] pair"),
     (["--task", "G1-Flat", "--set", "env.observations.history_length=0"],
      "'env.observations.history_length': frames per policy term, a positive integer (1: no history), got 0"),
+    (["--set", "train.runner.torch_compile_mode=reduce-overhead"],
+     "'train.runner.torch_compile_mode' must be null (off), default or max-autotune-no-cudagraphs"),
 ])
 def test_bad_train_values_leave_no_run_folder(tmp_path, capsys, args, message):
     fails(capsys, ["train", "--log-root", str(tmp_path), *FAST, *args], message)
     assert os.listdir(tmp_path) == []
+
+
+def test_compiling_without_a_cpp_compiler_names_the_fix(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
+    fails(capsys, ["train", "--log-root", str(tmp_path / "logs"), *FAST, "--set", "train.runner.torch_compile_mode=default"],
+          "needs a C++ compiler for torch.compile")
+    assert not (tmp_path / "logs").exists()
 
 
 @pytest.mark.parametrize(("yaml_text", "section"), [("train: [1, 2]\n", "train"), ("env: 5\n", "env")])

@@ -11,11 +11,13 @@ from fpo_locomotion.algorithms.fpo import fpo_log_ratio, generalized_normal_log_
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
 
-def collected_fpo(ratio: str, objective: str, output_std: float = 0.0, **fpo):
-    """An FPO learner (rsl_rl runner construction) with one collected rollout of point-mass-joystick; the flow's
-    output layer (zero at init) drawn from N(0, output_std^2) first if ``output_std`` > 0."""
+def collected_fpo(ratio: str, objective: str, output_std: float = 0.0, compile_mode: str | None = None, **fpo):
+    """An FPO learner (rsl_rl runner construction, ``train.runner.torch_compile_mode=compile_mode``) with one
+    collected rollout of point-mass-joystick; the flow's output layer (zero at init) drawn from N(0, output_std^2)
+    first if ``output_std`` > 0."""
     torch.manual_seed(0)
     sets = (f"train.fpo.ratio={ratio}", f"train.fpo.objective={objective}", "train.runner.num_steps_per_env=8",
+            *([f"train.runner.torch_compile_mode={compile_mode}"] if compile_mode else []),
             *(f"train.fpo.{k}={v}" for k, v in fpo.items()))
     spec, env_cfg, train_cfg = resolve_configs("point-mass-joystick", None, sets)
     env = make_env(spec, env_cfg, 16, "cpu", 0)
@@ -134,3 +136,22 @@ def test_mixed_precision_update_follows_the_float32_one():
         steps[mixed] = torch.cat([(p.detach() - b).flatten() for p, b in zip(alg.actor.parameters(), before)])
     assert ratio_std[False] < 1e-6 < ratio_std[True] < 0.01  # bf16 rounding, and only that
     assert torch.nn.functional.cosine_similarity(steps[False], steps[True], dim=0) > 0.9
+
+
+def test_compiled_flow_acts_and_updates_as_the_eager_one():
+    """train.runner.torch_compile_mode: the compiled sampler and CFM loss give the eager rollout and update (float32
+    rounding apart) and leave the checkpoint's keys as they are."""
+    algs, steps = [], []
+    for mode in (None, "default"):
+        alg = collected_fpo("per_sample", "aspo", output_std=0.1, compile_mode=mode, num_learning_epochs=1,
+                            num_mini_batches=1)
+        before = [p.detach().clone() for p in alg.actor.parameters()]
+        alg.update()
+        algs.append(alg)
+        steps.append(torch.cat([(p.detach() - b).flatten() for p, b in zip(alg.actor.parameters(), before)]))
+    eager, compiled = algs
+    assert compiled.actor._cfm_loss is not eager.actor._cfm_loss  # compiled, not the eager function
+    assert torch.allclose(compiled.storage.actions, eager.storage.actions, atol=1e-5)
+    assert torch.nn.functional.cosine_similarity(steps[0], steps[1], dim=0) > 0.999
+    for key in ("actor_state_dict", "critic_state_dict"):
+        assert list(compiled.save()[key]) == list(eager.save()[key])

@@ -29,6 +29,7 @@ import warnings
 
 import torch
 from rsl_rl.algorithms import PPO
+from rsl_rl.utils import compile_model
 from torch import nn
 
 from fpo_locomotion.errors import ConfigError
@@ -134,6 +135,13 @@ class FPO(PPO):
         self.ema_actor = copy.deepcopy(self._raw_actor).requires_grad_(False) if ema_decay else None
         if self.symmetry:
             self._check_one_mirror_per_sample()
+
+    def compile(self, mode: str | None = None) -> None:
+        """rsl_rl's ``torch_compile_mode``: the critic as rsl_rl compiles it; of the actor, the flow's sampler and CFM
+        loss (the update calls the actor's methods, which compiling its ``forward`` would leave eager)."""
+        self.critic = compile_model(self._raw_critic, mode)
+        if mode is not None:
+            self._raw_actor.compile_flow(mode)
 
     def process_env_step(self, obs, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
         """rsl_rl's step record, rewards [B] less ``prior_kl_coef * (log pi(a) - log prior(a))`` when set.

@@ -63,6 +63,7 @@ class FlowActor(nn.Module):
         self.obs_normalization = obs_normalization
         self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
         self.net = VelocityNet(self.obs_dim, output_dim, list(hidden_dims), activation, time_embed_dim)
+        self._euler_sample, self._cfm_loss = euler_sample, cfm_loss  # torch.compile'd by :meth:`compile_flow`
         self._params: tuple[torch.Tensor, ...] = ()
         self._last_actions = torch.zeros(1, output_dim)
         self.track_log_prob = False
@@ -76,7 +77,7 @@ class FlowActor(nn.Module):
 
     def sample(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Action [B, A] from normalized observation ``latent`` [B, O] and initial noise ``x0`` [B, A]."""
-        return euler_sample(self.net, latent, x0, steps or self.flow_steps)
+        return self._euler_sample(self.net, latent, x0, steps or self.flow_steps)
 
     def sample_trajectory(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """The sampler's states [K+1, B, A] from ``x0`` [B, A]; the last one is :meth:`sample`'s action."""
@@ -84,7 +85,13 @@ class FlowActor(nn.Module):
 
     def cfm_loss(self, latent: torch.Tensor, actions: torch.Tensor, eps: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """CFM losses [B, N] under the current weights (see ``velocity_net.cfm_loss``)."""
-        return cfm_loss(self.net, latent, actions, eps, tau)
+        return self._cfm_loss(self.net, latent, actions, eps, tau)
+
+    def compile_flow(self, mode: str = "default") -> None:
+        """``torch.compile`` the sampler and the CFM loss, training's hot paths (``train.runner.torch_compile_mode``);
+        the weights, the state dict and the exports (:meth:`as_jit`, :meth:`as_onnx`) are unchanged."""
+        self._euler_sample = torch.compile(euler_sample, mode=mode)
+        self._cfm_loss = torch.compile(cfm_loss, mode=mode)
 
     def forward(self, obs: TensorDict, masks=None, hidden_state=None, stochastic_output: bool = False) -> torch.Tensor:
         """Action [B, A]: a stochastic sample (and fresh Monte-Carlo pairs) or the zero-sampling output."""
