@@ -59,10 +59,11 @@ def resolve_configs(
                 raise ConfigError(f"The '{section}:' section must be a mapping of keys to values, not {values!r}.")
             apply_overrides(cfg, values, prefix=f"{section}.")
     train_cfg.validate()
-    if train_cfg.runner.torch_compile_mode and not shutil.which(os.environ.get("CXX", "g++")):
+    compiler = os.environ.get("CXX", "g++")
+    if train_cfg.runner.torch_compile_mode and not shutil.which(compiler):
         raise ConfigError(f"train.runner.torch_compile_mode={train_cfg.runner.torch_compile_mode} needs a C++ compiler "
-                          f"for torch.compile, and {os.environ.get('CXX', 'g++')} is not on PATH: install g++ (or set "
-                          "CXX to yours), or drop the --set to train uncompiled.")
+                          f"for torch.compile, and {compiler} is not on PATH: install g++ (or set CXX to yours), or "
+                          "drop the --set to train uncompiled.")
     return spec, env_cfg, train_cfg
 
 

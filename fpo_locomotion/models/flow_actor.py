@@ -87,7 +87,7 @@ class FlowActor(nn.Module):
         """CFM losses [B, N] under the current weights (see ``velocity_net.cfm_loss``)."""
         return self._cfm_loss(self.net, latent, actions, eps, tau)
 
-    def compile_flow(self, mode: str = "default") -> None:
+    def compile_flow(self, mode: str) -> None:
         """``torch.compile`` the sampler and the CFM loss, training's hot paths (``train.runner.torch_compile_mode``);
         the weights, the state dict and the exports (:meth:`as_jit`, :meth:`as_onnx`) are unchanged."""
         self._euler_sample = torch.compile(euler_sample, mode=mode)
