@@ -12,7 +12,8 @@ Outputs (next to ``--video``, default ``<run dir>/play/<checkpoint>.mp4``):
 - ``<name>.mp4``: env 0, camera following the pelvis (offscreen rendering, ``MUJOCO_GL=egl``);
 - ``<name>_velocity.png``: commanded vs measured base velocity (vx, vy, yaw rate; base frame) of env 0;
 - ``<name>_summary.json``: per command segment (all envs, after ``settle_s``) the mean measured velocity
-  and tracking errors, falls, and the mean episode length.
+  and tracking errors, the time it took to reach the command (``reached_s``), falls, and the mean episode
+  length.
 
 Without a display, rendering needs EGL (``libegl1``, ``libgl1-mesa-dri`` on Debian/Ubuntu; the NVIDIA driver
 on a GPU machine); ``MUJOCO_GL=osmesa`` (``libosmesa6``) is the slower fallback; ``--no-video`` skips it.
@@ -38,7 +39,7 @@ from fpo_locomotion.config import apply_overrides, parse_set_overrides
 from fpo_locomotion.errors import CheckpointError, ConfigError, UserError
 from fpo_locomotion.pretrained import output_dir
 from fpo_locomotion.rendering import FrameRecorder
-from fpo_locomotion.sim2sim import parse_commands, print_segments, segment_summary, write_video
+from fpo_locomotion.sim2sim import parse_commands, print_segments, reached_time, segment_summary, write_video
 
 
 def play_env_config(infos: dict, task: str, schedule: list[list[float]] | None, disturbed: bool = False,
@@ -103,6 +104,19 @@ def load_policy(checkpoint: str, task: str, num_envs: int, schedule: list[list[f
     check_checkpoint_fits(infos, {**infos, **env_layout(env)}, checkpoint)  # the Play env's obs/action layout
     policy, weights = build_policy(loaded)
     return env, policy, weights, loaded
+
+
+def _mean_trace(measured: np.ndarray, offset: np.ndarray, in_segment: np.ndarray) -> np.ndarray:
+    """[K, 3]: the envs' mean of ``measured`` [T, N, 3] at each control step 0..K-1 into a segment, from each
+    env's steps into its segment ``offset`` [T, N] where ``in_segment`` [T, N] (envs that fell restart their
+    schedule, so the envs' segments need not line up)."""
+    steps = offset[in_segment]
+    sums = np.zeros((steps.max(initial=-1) + 1, 3))
+    counts = np.zeros(len(sums))
+    np.add.at(sums, steps, measured[in_segment])
+    np.add.at(counts, steps, 1)
+    reached = counts > 0
+    return sums[reached] / counts[reached, None]
 
 
 def _command_slice(env) -> tuple[slice, np.ndarray]:
@@ -194,7 +208,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     frame_every = max(1, round(1.0 / (fps * dt)))
 
     ep_step = np.zeros(num_envs, dtype=np.int64)  # per-env steps since the episode start
-    commanded, measured, segment, settled = [], [], [], []
+    commanded, measured, segment, offset, settled = [], [], [], [], []
     episode_lengths, falls_env0 = [], []
     falls_per_segment = np.zeros(len(rows), dtype=np.int64)
     obs = env.get_observations()
@@ -208,6 +222,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
             obs, _, dones, extras = env.step(policy(obs))
             measured.append(torch.cat([env.backend.root_lin_vel_b[:, :2], env.backend.root_ang_vel_b[:, 2:]], 1).numpy())
             segment.append(seg)
+            offset.append(np.rint((t_ep - seg_start) / dt).astype(np.int64))
             settled.append(t_ep - seg_start >= settle_s - 1e-9)
             ep_step += 1
             done = dones.numpy().astype(bool)
@@ -224,13 +239,14 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     scene.close(video_path, fps=1.0 / (frame_every * dt))
 
     commanded, measured = np.stack(commanded), np.stack(measured)  # [T, N, 3]
-    segment, settled = np.stack(segment), np.stack(settled)        # [T, N]
+    segment, offset, settled = np.stack(segment), np.stack(offset), np.stack(settled)  # [T, N]
     segments = []
     for s in range(len(rows)):
         mask = (segment == s) & settled
         if not mask.any():
             mask = segment == s
-        summary = segment_summary(rows[s, 1:], measured[mask], int(falls_per_segment[s]), 0)
+        summary = segment_summary(rows[s, 1:], measured[mask], int(falls_per_segment[s]), 0,
+                                  reached_time(rows[s, 1:], _mean_trace(measured, offset, segment == s), dt))
         summary["duration_s"] = float(rows[s, 0])
         segments.append(summary)
     t = dt * np.arange(1, steps + 1)

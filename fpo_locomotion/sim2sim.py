@@ -300,8 +300,25 @@ def write_video(path: str, frames: list[np.ndarray], fps: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- run
-def segment_summary(command, measured: np.ndarray, falls: int, settle_steps: int) -> dict:
-    """Tracking of one segment from measured (vx, vy, yaw rate) [T, 3], skipping the first ``settle_steps``.
+def reached_time(command, trace: np.ndarray, dt: float, lin_tol: float = 0.15, yaw_tol: float = 0.2,
+                 window_s: float = 0.5) -> float | None:
+    """How fast a policy answers a new command: seconds from a segment's start to the start of the first
+    ``window_s`` window over which the mean of ``trace`` [T, 3] (vx, vy, yaw rate at control steps ``dt`` s apart
+    from the segment's start) is within ``lin_tol`` m/s of the commanded (vx, vy) and ``yaw_tol`` rad/s of its
+    yaw rate (the play targets). None when no window is (or the trace is shorter than one window)."""
+    width = max(1, round(window_s / dt))
+    if len(trace) < width:
+        return None
+    sums = np.cumsum(np.concatenate([np.zeros((1, 3)), trace]), axis=0)
+    means = (sums[width:] - sums[:-width]) / width  # [T - width + 1, 3]: windows starting at steps 0, 1, ...
+    cmd = np.asarray(command)
+    inside = (np.linalg.norm(means[:, :2] - cmd[:2], axis=1) <= lin_tol) & (np.abs(means[:, 2] - cmd[2]) <= yaw_tol)
+    return float(np.argmax(inside) * dt) if inside.any() else None
+
+
+def segment_summary(command, measured: np.ndarray, falls: int, settle_steps: int, reached_s: float | None) -> dict:
+    """Tracking of one segment from measured (vx, vy, yaw rate) [T, 3], skipping the first ``settle_steps``;
+    ``reached_s`` is the segment's :func:`reached_time`.
 
     A segment with no steps (never reached) has None for its velocity and errors.
     """
@@ -309,27 +326,33 @@ def segment_summary(command, measured: np.ndarray, falls: int, settle_steps: int
     cmd = np.asarray(command)
     if len(steady) == 0:
         return {"command": [float(x) for x in cmd], "steps": 0, "mean_velocity": None, "lin_vel_error": None,
-                "yaw_rate_error": None, "falls": falls}
+                "yaw_rate_error": None, "reached_s": None, "falls": falls}
     return {
         "command": [float(x) for x in cmd],
         "steps": len(steady),
         "mean_velocity": [float(x) for x in steady.mean(axis=0)],
         "lin_vel_error": float(np.linalg.norm(steady[:, :2] - cmd[:2], axis=1).mean()),
         "yaw_rate_error": float(np.abs(steady[:, 2] - cmd[2]).mean()),
+        "reached_s": reached_s,
         "falls": falls,
     }
 
 
 def print_segments(segments: list[dict], title: str) -> None:
     print(title)
-    print(f"  {'command (vx, vy, wz)':>24} | {'measured (vx, vy, wz)':>24} | {'|v_xy err|':>10} | {'|wz err|':>8} | falls")
+    print(f"  {'command (vx, vy, wz)':>24} | {'measured (vx, vy, wz)':>24} | {'|v_xy err|':>10} | {'|wz err|':>8} | "
+          f"{'reached':>7} | falls")
     for s in segments:
         c, m = s["command"], s["mean_velocity"]
         if m is None:
-            print(f"  {c[0]:+7.2f} {c[1]:+7.2f} {c[2]:+7.2f}  | {'(not reached)':>24} | {'':10} | {'':8} | {s['falls']}")
+            print(f"  {c[0]:+7.2f} {c[1]:+7.2f} {c[2]:+7.2f}  | {'(not reached)':>24} | {'':10} | {'':8} | {'':7} | "
+                  f"{s['falls']}")
             continue
+        reached = "never" if s["reached_s"] is None else f"{s['reached_s']:.2f} s"
         print(f"  {c[0]:+7.2f} {c[1]:+7.2f} {c[2]:+7.2f}  | {m[0]:+7.2f} {m[1]:+7.2f} {m[2]:+7.2f}  | "
-              f"{s['lin_vel_error']:10.3f} | {s['yaw_rate_error']:8.3f} | {s['falls']}")
+              f"{s['lin_vel_error']:10.3f} | {s['yaw_rate_error']:8.3f} | {reached:>7} | {s['falls']}")
+    print("  reached: seconds into the segment to the first 0.5 s whose mean velocity is within 0.15 m/s and "
+          "0.2 rad/s of the command")
 
 
 def run_sim2sim(onnx_path: str, commands: list[tuple[float, float, float]] | str | None = None, duration: float = 3.0,
@@ -374,7 +397,9 @@ def run_sim2sim(onnx_path: str, commands: list[tuple[float, float, float]] | str
             if robot.fallen():
                 falls += 1
                 robot.reset()
-        segments.append(segment_summary(command, np.array(measured), falls, round(settle_s / control_dt)))
+        trace = np.array(measured)  # [steps, 3]
+        segments.append(segment_summary(command, trace, falls, round(settle_s / control_dt),
+                                        reached_time(command, trace, control_dt)))
     if recorder:
         recorder.close()
         write_video(video, frames, fps=1.0 / (frame_every * control_dt))

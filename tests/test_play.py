@@ -13,7 +13,7 @@ import torch
 from helpers import save_untrained
 
 from fpo_locomotion.errors import CheckpointError
-from fpo_locomotion.play import play
+from fpo_locomotion.play import _mean_trace, play
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,7 @@ def test_play_writes_video_plot_and_summary_headless(g1_checkpoint, tmp_path):
     assert summary["duration_s"] == pytest.approx(2.0) and summary["num_envs"] == 2
     assert [s["command"] for s in summary["segments"]] == [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]
     assert summary["segments"][0]["lin_vel_error"] >= 0 and isinstance(summary["falls"], int)
+    assert all(s["reached_s"] is None or 0 <= s["reached_s"] <= 0.5 for s in summary["segments"])
     assert 0 < summary["mean_episode_length_s"] <= 2.0
 
 
@@ -67,3 +68,14 @@ def test_play_refuses_checkpoints_that_do_not_fit(g1_checkpoint, tmp_path):
     (tmp_path / "broken.pt").write_bytes(open(g1_checkpoint, "rb").read()[:5000])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         play(str(tmp_path / "broken.pt"), "G1-Flat", render=False)
+
+
+def test_the_mean_trace_lines_up_envs_by_their_steps_into_the_segment():
+    # env 1 fell after step 1 and restarted its schedule: its steps into the segment lag env 0's by two
+    offset = np.array([[0, 0], [1, 1], [2, 0], [3, 1]])           # [T, N]
+    in_segment = np.ones((4, 2), dtype=bool)
+    measured = np.arange(24, dtype=float).reshape(4, 2, 3)      # [T, N, 3]
+    trace = _mean_trace(measured, offset, in_segment)
+    assert trace.shape == (4, 3)
+    np.testing.assert_allclose(trace[0], (measured[0, 0] + measured[0, 1] + measured[2, 1]) / 3)
+    np.testing.assert_allclose(trace[3], measured[3, 0])

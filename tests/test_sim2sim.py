@@ -20,7 +20,7 @@ from fpo_locomotion.checkpoints import load_checkpoint
 from fpo_locomotion.errors import UserError
 from fpo_locomotion.export import export_policy
 from fpo_locomotion.play import play_env_config
-from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, run_sim2sim
+from fpo_locomotion.sim2sim import MujocoRobot, load_session, parse_commands, reached_time, run_sim2sim
 from fpo_locomotion.tasks import get_task
 
 
@@ -115,3 +115,18 @@ def test_a_ppo_export_runs_in_sim2sim(tmp_path):
     onnx_path = export_policy(checkpoint, str(tmp_path / "ppo"))["paths"]["policy"]
     result = run_sim2sim(onnx_path, "0.5,0,0", duration=0.5)
     assert result["policy_type"] == "gaussian_mean" and result["flow_steps"] is None and result["segments"][0]["steps"] > 0
+
+
+def test_reached_time_is_the_start_of_the_first_half_second_near_the_command():
+    dt, command = 0.02, [0.0, 0.5, 0.0]
+    trace = np.zeros((150, 3))
+    trace[50:, 1] = 0.5  # the side-step starts 1 s into the segment
+    # the window starting at step 43 holds 7 of 25 steps at rest: its mean vy 0.36 is the first within 0.15 m/s
+    assert reached_time(command, trace, dt) == pytest.approx(43 * dt)
+    assert reached_time(command, trace[:60], dt) is None  # no whole window after the start
+    slow = trace.copy()
+    slow[:, 1] = 0.34  # 0.16 m/s short throughout
+    assert reached_time(command, slow, dt) is None
+    drifting = trace.copy()
+    drifting[:, 2] = 0.25  # on speed but yawing 0.25 rad/s
+    assert reached_time(command, drifting, dt) is None
