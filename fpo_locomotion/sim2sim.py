@@ -157,6 +157,7 @@ def quat_rotate_inverse(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
 class RobotState:
     """Raw values the observation terms read, for one robot at one control step (float64 arrays)."""
 
+    lin_vel_b: np.ndarray          # [3] base linear velocity, base frame (a robot's state estimator gives it)
     ang_vel_b: np.ndarray          # [3] base angular velocity, base frame
     gravity_b: np.ndarray          # [3] unit gravity direction, base frame
     command: np.ndarray            # [3] vx, vy, yaw rate
@@ -176,6 +177,7 @@ def _gait_phase(s: RobotState) -> np.ndarray:
 
 
 OBSERVATION_TERMS: dict[str, Callable[[RobotState], np.ndarray]] = {
+    "base_lin_vel": lambda s: s.lin_vel_b,                     # m/s, base frame
     "base_ang_vel": lambda s: s.ang_vel_b,                     # rad/s, base frame
     "projected_gravity": lambda s: s.gravity_b,                # unit gravity direction, base frame
     "command": lambda s: s.command,                            # vx, vy (m/s), yaw rate (rad/s)
@@ -250,6 +252,7 @@ class MujocoRobot:
         frame; observing the same control step again replaces the newest)."""
         v = self.data.qvel
         s = RobotState(
+            lin_vel_b=quat_rotate_inverse(self.quat, v[self.root_v:self.root_v + 3]),
             ang_vel_b=v[self.root_v + 3:self.root_v + 6],
             gravity_b=quat_rotate_inverse(self.quat, np.array([0.0, 0.0, -1.0])),
             command=np.asarray(command, dtype=np.float64),

@@ -63,7 +63,14 @@ def g1_history_export(tmp_path_factory):
     return export_g1(tmp_path_factory.mktemp("g1_history"), ["env.observations.history_length=3"])
 
 
-@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export"])
+@pytest.fixture(scope="module")
+def g1_lin_vel_export(tmp_path_factory):
+    """As ``g1_export``, the actor also observing the base linear velocity."""
+    return export_g1(tmp_path_factory.mktemp("g1_lin_vel"), ["env.observations.policy.base_lin_vel.func=base_lin_vel",
+                                                             "env.observations.policy.base_lin_vel.scale=2.0"])
+
+
+@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export", "g1_lin_vel_export"])
 def test_sim2sim_observation_equals_the_training_env_observation(exported, request):
     """Same actions into the G1-Flat-Play env (torch, batched MuJoCo) and into sim2sim (numpy from metadata only)."""
     checkpoint, policy = request.getfixturevalue(exported)
@@ -82,8 +89,10 @@ def test_sim2sim_observation_equals_the_training_env_observation(exported, reque
         robot.step(action[0].astype(np.float64))
         obs_env = obs["policy"].numpy()
         assert not dones.any()
-    gait = 2 * read_metadata(policy)["observation_terms"][-1]["history_length"]  # last_action's newest frame:
-    assert worst < 1e-5 and np.abs(obs_env[0, -12 - gait:-gait]).max() > 0.05  # ... under non-zero actions
+    names = [t["name"] for t in read_metadata(policy)["observation_terms"]]
+    sizes = [t["size"] for t in read_metadata(policy)["observation_terms"]]
+    end = sum(sizes[:names.index("last_action") + 1])  # last_action's newest frame ends there
+    assert worst < 1e-5 and np.abs(obs_env[0, end - 12:end]).max() > 0.05  # ... under non-zero actions
 
 
 def test_bad_inputs_have_clear_errors(g1_export, tmp_path):
