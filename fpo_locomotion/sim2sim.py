@@ -48,6 +48,9 @@ DEFAULT_COMMANDS = [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5
 """Stand, forward slow and fast, sideways, turn in place, backwards (as G1-Flat-Play)."""
 FALL_HEIGHT_FRACTION = 0.5
 FALL_TILT_RAD = 1.0
+REACH_WINDOW_S, REACH_LIN_TOL, REACH_YAW_TOL = 0.5, 0.15, 0.2
+"""A segment's command is reached once the mean velocity over this many seconds is within these m/s and rad/s of
+it (the play targets of issue 10): :func:`reached_time`."""
 
 
 # ---------------------------------------------------------------------------------------------- metadata
@@ -303,19 +306,19 @@ def write_video(path: str, frames: list[np.ndarray], fps: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- run
-def reached_time(command, trace: np.ndarray, dt: float, lin_tol: float = 0.15, yaw_tol: float = 0.2,
-                 window_s: float = 0.5) -> float | None:
+def reached_time(command, trace: np.ndarray, dt: float) -> float | None:
     """How fast a policy answers a new command: seconds from a segment's start to the start of the first
-    ``window_s`` window over which the mean of ``trace`` [T, 3] (vx, vy, yaw rate at control steps ``dt`` s apart
-    from the segment's start) is within ``lin_tol`` m/s of the commanded (vx, vy) and ``yaw_tol`` rad/s of its
-    yaw rate (the play targets). None when no window is (or the trace is shorter than one window)."""
-    width = max(1, round(window_s / dt))
+    ``REACH_WINDOW_S`` window over which the mean of ``trace`` [T, 3] (vx, vy, yaw rate at control steps ``dt`` s
+    apart from the segment's start) is within ``REACH_LIN_TOL`` m/s of the commanded (vx, vy) and
+    ``REACH_YAW_TOL`` rad/s of its yaw rate. None when no window is (or the trace is shorter than one window)."""
+    width = max(1, round(REACH_WINDOW_S / dt))
     if len(trace) < width:
         return None
     sums = np.cumsum(np.concatenate([np.zeros((1, 3)), trace]), axis=0)
     means = (sums[width:] - sums[:-width]) / width  # [T - width + 1, 3]: windows starting at steps 0, 1, ...
     cmd = np.asarray(command)
-    inside = (np.linalg.norm(means[:, :2] - cmd[:2], axis=1) <= lin_tol) & (np.abs(means[:, 2] - cmd[2]) <= yaw_tol)
+    inside = ((np.linalg.norm(means[:, :2] - cmd[:2], axis=1) <= REACH_LIN_TOL)
+              & (np.abs(means[:, 2] - cmd[2]) <= REACH_YAW_TOL))
     return float(np.argmax(inside) * dt) if inside.any() else None
 
 
@@ -354,8 +357,8 @@ def print_segments(segments: list[dict], title: str) -> None:
         reached = "never" if s["reached_s"] is None else f"{s['reached_s']:.2f} s"
         print(f"  {c[0]:+7.2f} {c[1]:+7.2f} {c[2]:+7.2f}  | {m[0]:+7.2f} {m[1]:+7.2f} {m[2]:+7.2f}  | "
               f"{s['lin_vel_error']:10.3f} | {s['yaw_rate_error']:8.3f} | {reached:>7} | {s['falls']}")
-    print("  reached: seconds into the segment to the first 0.5 s whose mean velocity is within 0.15 m/s and "
-          "0.2 rad/s of the command")
+    print(f"  reached: seconds into the segment to the first {REACH_WINDOW_S:g} s whose mean velocity is within "
+          f"{REACH_LIN_TOL:g} m/s and {REACH_YAW_TOL:g} rad/s of the command")
 
 
 def run_sim2sim(onnx_path: str, commands: list[tuple[float, float, float]] | str | None = None, duration: float = 3.0,
