@@ -208,7 +208,7 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     frame_every = max(1, round(1.0 / (fps * dt)))
 
     ep_step = np.zeros(num_envs, dtype=np.int64)  # per-env steps since the episode start
-    commanded, measured, segment, offset, settled = [], [], [], [], []
+    commanded, measured, segment, offset = [], [], [], []
     episode_lengths, falls_env0 = [], []
     falls_per_segment = np.zeros(len(rows), dtype=np.int64)
     obs = env.get_observations()
@@ -223,7 +223,6 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
             measured.append(torch.cat([env.backend.root_lin_vel_b[:, :2], env.backend.root_ang_vel_b[:, 2:]], 1).numpy())
             segment.append(seg)
             offset.append(np.rint((t_ep - seg_start) / dt).astype(np.int64))
-            settled.append(t_ep - seg_start >= settle_s - 1e-9)
             ep_step += 1
             done = dones.numpy().astype(bool)
             fell = done & ~extras["time_outs"].numpy().astype(bool)
@@ -239,7 +238,8 @@ def play(checkpoint: str, task: str, commands: str | None = None, duration: floa
     scene.close(video_path, fps=1.0 / (frame_every * dt))
 
     commanded, measured = np.stack(commanded), np.stack(measured)  # [T, N, 3]
-    segment, offset, settled = np.stack(segment), np.stack(offset), np.stack(settled)  # [T, N]
+    segment, offset = np.stack(segment), np.stack(offset)  # [T, N]: segment, control steps into it
+    settled = offset * dt >= settle_s - 1e-9
     segments = []
     for s in range(len(rows)):
         mask = (segment == s) & settled

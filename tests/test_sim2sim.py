@@ -89,8 +89,8 @@ def test_sim2sim_observation_equals_the_training_env_observation(exported, reque
         robot.step(action[0].astype(np.float64))
         obs_env = obs["policy"].numpy()
         assert not dones.any()
-    names = [t["name"] for t in read_metadata(policy)["observation_terms"]]
-    sizes = [t["size"] for t in read_metadata(policy)["observation_terms"]]
+    terms = read_metadata(policy)["observation_terms"]
+    names, sizes = [t["name"] for t in terms], [t["size"] for t in terms]
     end = sum(sizes[:names.index("last_action") + 1])  # last_action's newest frame ends there
     assert worst < 1e-5 and np.abs(obs_env[0, end - 12:end]).max() > 0.05  # ... under non-zero actions
 
@@ -132,7 +132,7 @@ def test_reached_time_is_the_start_of_the_first_half_second_near_the_command():
     trace[50:, 1] = 0.5  # the side-step starts 1 s into the segment
     # the window starting at step 43 holds 7 of 25 steps at rest: its mean vy 0.36 is the first within 0.15 m/s
     assert reached_time(command, trace, dt) == pytest.approx(43 * dt)
-    assert reached_time(command, trace[:60], dt) is None  # no whole window after the start
+    assert reached_time(command, trace[:60], dt) is None  # cut at 1.2 s: every window holds 15+ steps at rest
     slow = trace.copy()
     slow[:, 1] = 0.34  # 0.16 m/s short throughout
     assert reached_time(command, slow, dt) is None
