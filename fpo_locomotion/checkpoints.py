@@ -102,7 +102,7 @@ def build_policy(loaded: dict, use_ema: bool = True) -> tuple[nn.Module, str]:
     train_cfg = saved_train_cfg(infos)
     actor_class, kwargs = resolve_class(train_cfg.to_rsl_rl(algo)["actor"])
     groups = train_cfg.runner.obs_groups
-    obs = TensorDict({g: torch.zeros(1, infos["obs_dims"][g]) for g in groups["actor"]}, batch_size=[1])
+    obs = TensorDict({g: torch.zeros(1, dim) for g, dim in infos["obs_dims"].items()}, batch_size=[1])  # every group
     actor = actor_class(obs, groups, "actor", infos["num_actions"], **kwargs)
     weights = "ema" if use_ema and "ema_actor_state_dict" in loaded else "actor"
     try:

@@ -42,6 +42,10 @@ class FlowActorConfig(CriticConfig):
     """N Monte-Carlo (tau, eps) pairs per action (FPO paper: 8; FPO++ G1 recipe: 32)."""
     time_embed_dim: int = 16
     action_perturb_std: float = 0.0
+    estimator_hidden_dims: list[int] = field(default_factory=list)
+    """Hidden layers of an MLP that estimates the env's ``estimated`` observation group (``env.observations.estimated``)
+    from the normalized policy observation, trained by regression beside FPO's loss; the flow sees the observation
+    and the estimate. Empty: no estimator."""
 
 
 @dataclass
@@ -157,6 +161,10 @@ class TrainConfig:
             if not dims or min(dims) < 1:
                 raise ConfigError(f"Config key 'train.{section}.hidden_dims' must be a non-empty list of positive "
                                   f"layer widths, got {dims}.")
+        dims = self.flow_actor.estimator_hidden_dims
+        if dims and min(dims) < 1:
+            raise ConfigError(f"Config key 'train.flow_actor.estimator_hidden_dims' must be a list of positive layer "
+                              f"widths (empty: no estimator), got {dims}.")
         if self.runner.torch_compile_mode not in COMPILE_MODES:
             raise ConfigError(f"Config key 'train.runner.torch_compile_mode' must be null (off), default or "
                               f"max-autotune-no-cudagraphs, got {self.runner.torch_compile_mode!r}.")

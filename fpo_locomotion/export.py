@@ -18,6 +18,8 @@ Every ONNX file carries ``metadata_props`` (values are JSON strings): the task's
 (joint names, default pose, Kp/Kd, action scale, control dt, observation terms, commands...; for a task
 without one, only ``task``) and ``obs_dim``, ``action_dim``, ``policy_type`` ("flow" with ``flow_steps``,
 ``noise_init``, ``flow_convention``; or "gaussian_mean"), ``algo``, ``weights``, ``fpo_locomotion_version``.
+A flow actor with an estimator (``train.flow_actor.estimator_hidden_dims``) carries it inside every graph, and
+the metadata names what it estimates (``estimated_terms``): the robot feeds the observation terms only.
 
 The unrolled graph uses the velocity net's split first layer: per Euler step k the time-embedding part
 ``W_t emb(t_k)`` is a constant, the observation part ``W_obs obs`` is computed once, and dt is folded into
@@ -195,6 +197,12 @@ def _export_flow(loaded: dict, out_dir: str, flow_steps: int | None, use_ema: bo
     o, a = actor.obs_dim, actor.action_dim
     policy_facts = {"policy_type": "flow", "flow_steps": k, "noise_init": "zeros", "flow_convention": FLOW_CONVENTION,
                     "weights": weights}
+    if actor.estimator is not None:
+        estimated = loaded["infos"]["env_cfg"]["observations"]["estimated"]
+        policy_facts["estimated_terms"] = {name: {"func": term["func"], "scale": term["scale"]}
+                                           for name, term in estimated.items()}
+        policy_facts["estimator"] = ("the policy estimates estimated_terms (scale * value) from the observation inside "
+                                     "every exported graph; the robot feeds observation_terms only")
     metadata = {**export_metadata(loaded["infos"], o, a, policy_facts), "checkpoint_iteration": int(loaded.get("iter", -1))}
     gen = torch.Generator().manual_seed(0)
     reference = FlowPolicyModule(actor, k).eval()  # the actor's own sampler: what training evaluates

@@ -27,6 +27,7 @@ from fpo_locomotion.checkpoints import load_checkpoint, newest_checkpoint, resol
 from fpo_locomotion.config import ALGOS, CONFIG_FORMAT, TrainArgs, TrainConfig, apply_overrides, load_yaml, parse_set_overrides
 from fpo_locomotion.envs.symmetry import env_mirror
 from fpo_locomotion.errors import ConfigError, UserError
+from fpo_locomotion.models.flow_actor import ESTIMATED_GROUP
 from fpo_locomotion.pretrained import PREFIX as PRETRAINED_PREFIX
 from fpo_locomotion.runner import FpoRunner
 from fpo_locomotion.tasks import TaskSpec, get_task
@@ -103,6 +104,10 @@ def make_runner(spec: TaskSpec, env, env_cfg: Any, train_cfg: TrainConfig, algo:
     alg_cfg = train_cfg.fpo if algo == "fpo" else train_cfg.ppo
     if alg_cfg.symmetry:
         env_mirror(env)  # a task or term without a mirror fails here, before any training
+    if ESTIMATED_GROUP in env.get_observations().keys() and not (algo == "fpo" and train_cfg.flow_actor.estimator_hidden_dims):
+        raise ConfigError("env.observations.estimated lists terms, but no actor estimates them: set "
+                          "train.flow_actor.estimator_hidden_dims (FPO), or remove them (--set "
+                          "env.observations.estimated.NAME=null).")
     if alg_cfg.use_mixed_precision and not device.startswith("cuda") and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         warnings.warn("use_mixed_precision on a CPU without bf16 instructions (AVX512-BF16 or AMX): bf16 is emulated, "
                       "slower than float32 (README Train); drop the --set to train in float32.", stacklevel=2)

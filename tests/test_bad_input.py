@@ -54,6 +54,12 @@ def fails(capsys, argv: list[str], message: str) -> str:
      "'env.observations.history_length': frames per policy term, a positive integer (1: no history), got 0"),
     (["--set", "train.runner.torch_compile_mode=reduce-overhead"],
      "'train.runner.torch_compile_mode' must be null (off), default or max-autotune-no-cudagraphs"),
+    (["--set", "train.flow_actor.estimator_hidden_dims=[0]"],
+     "'train.flow_actor.estimator_hidden_dims' must be a list of positive layer widths (empty: no estimator)"),
+    (["--set", "train.flow_actor.estimator_hidden_dims=[64]"],
+     "flow_actor.estimator_hidden_dims needs the env's 'estimated' observation group"),
+    (["--task", "G1-Flat", "--set", "env.observations.estimated.base_lin_vel.func=base_lin_vel", "--algo", "ppo"],
+     "env.observations.estimated lists terms, but no actor estimates them: set train.flow_actor.estimator_hidden_dims"),
 ])
 def test_bad_train_values_leave_no_run_folder(tmp_path, capsys, args, message):
     fails(capsys, ["train", "--log-root", str(tmp_path), *FAST, *args], message)

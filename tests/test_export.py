@@ -15,6 +15,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from helpers import randomize_flow_policy, save_untrained
+from tensordict import TensorDict
 
 from fpo_locomotion import export as export_module
 from fpo_locomotion.checkpoints import build_policy, load_checkpoint
@@ -152,6 +153,27 @@ def test_ppo_checkpoint_exports_the_gaussian_mean_with_the_same_metadata(tmp_pat
     np.testing.assert_allclose(session.run(None, {"obs": obs["policy"].numpy()})[0], expected, atol=1e-5)
     with pytest.raises(UserError, match="--flow-steps is a flow policy's setting"):
         export_policy(path, str(tmp_path / "k"), flow_steps=4)
+
+
+def test_an_estimator_ships_inside_every_graph(tmp_path):
+    """A flow actor that estimates the base velocity: the graphs take the policy observation only, give the actor's
+    actions (its estimate, not the env's true value, feeds the flow) and the metadata names what is estimated."""
+    sets = ["env.observations.estimated.base_lin_vel.func=base_lin_vel",
+            "env.observations.estimated.base_lin_vel.scale=2.0", "train.flow_actor.estimator_hidden_dims=[32]"]
+    checkpoint = randomize_flow_policy(save_untrained(tmp_path / "model_0.pt", overrides=sets))
+    result = export_policy(checkpoint, str(tmp_path / "exported"))
+    assert max(result["errors"].values()) <= 1e-4
+    assert result["metadata"]["obs_dim"] == 47
+    assert result["metadata"]["estimated_terms"] == {"base_lin_vel": {"func": "base_lin_vel", "scale": 2.0}}
+    actor, _ = build_policy(load_checkpoint(checkpoint))
+    obs = 2.0 * torch.randn(16, 47, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        actions = actor(TensorDict({"policy": obs, "estimated": torch.full((16, 3), 9.0)}, batch_size=[16]))
+        actor.estimator[-1].bias.add_(1.0)  # another estimate: other actions
+        moved = (actor(TensorDict({"policy": obs}, batch_size=[16])) - actions).abs().max()
+    session = ort.InferenceSession(result["paths"]["policy"], providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"obs": obs.numpy()})
+    assert np.abs(got - actions.numpy()).max() <= 1e-4 and moved > 1e-3
 
 
 def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path):

@@ -155,3 +155,33 @@ def test_compiled_flow_acts_and_updates_as_the_eager_one():
     assert torch.nn.functional.cosine_similarity(steps[0], steps[1], dim=0) > 0.999
     for key in ("actor_state_dict", "critic_state_dict"):
         assert list(compiled.save()[key]) == list(eager.save()[key])
+
+
+ESTIMATED_BASE_VELOCITY = ("env.observations.estimated.base_lin_vel.func=base_lin_vel",
+                           "env.observations.estimated.base_lin_vel.scale=2.0", "train.flow_actor.estimator_hidden_dims=[64]")
+
+
+def test_the_estimator_learns_by_regression_and_not_from_the_policy_loss():
+    """G1-Flat with the base velocity estimated: the env gives the true scaled value (mirrored as a velocity), the
+    flow's input carries the estimate without its gradient, and FPO's update cuts the estimate's error."""
+    torch.manual_seed(0)
+    spec, env_cfg, train_cfg = resolve_configs("G1-Flat", overrides=(*ESTIMATED_BASE_VELOCITY,
+                                                                     "train.fpo.num_learning_epochs=50"))
+    env = make_env(spec, env_cfg, 8, "cpu", 0)
+    alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
+    assert torch.equal(env.get_observations()["estimated"], 2.0 * env.backend.root_lin_vel_b)
+    assert env.task.mirror["estimated"].apply(torch.tensor([1.0, 2.0, 3.0])).tolist() == [1.0, -2.0, 3.0]
+    collect_rollout(alg, env, 24)
+    obs = alg.storage.observations.flatten(0, 1).clone()
+    actor = alg.actor
+    latent = actor.get_latent(obs)
+    assert latent.shape == (192, 47 + 3)
+    assert not latent.requires_grad and actor.estimate(obs).requires_grad  # the flow's loss cannot reach the estimator
+
+    def error() -> float:
+        with torch.no_grad():
+            return float((actor.estimate(obs) - obs["estimated"]).square().mean())
+
+    before = error()
+    stats = alg.update()
+    assert stats["estimator"] > 0.0 and error() < 0.7 * before, (before, error())

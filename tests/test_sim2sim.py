@@ -70,7 +70,14 @@ def g1_lin_vel_export(tmp_path_factory):
                                                              "env.observations.policy.base_lin_vel.scale=2.0"])
 
 
-@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export", "g1_lin_vel_export"])
+@pytest.fixture(scope="module")
+def g1_estimator_export(tmp_path_factory):
+    """As ``g1_export``, the actor estimating the base linear velocity (the estimator inside policy.onnx)."""
+    return export_g1(tmp_path_factory.mktemp("g1_estimator"), ["env.observations.estimated.base_lin_vel.func=base_lin_vel",
+                                                                "train.flow_actor.estimator_hidden_dims=[32]"])
+
+
+@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export", "g1_lin_vel_export", "g1_estimator_export"])
 def test_sim2sim_observation_equals_the_training_env_observation(exported, request):
     """Same actions into the G1-Flat-Play env (torch, batched MuJoCo) and into sim2sim (numpy from metadata only)."""
     checkpoint, policy = request.getfixturevalue(exported)

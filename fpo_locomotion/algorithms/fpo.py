@@ -15,6 +15,9 @@ exact density, a KL penalty to a broad prior that helps keep equally good modes 
 
 Optional (``symmetry_cfg``, rsl_rl's): mirrored copies of each mini-batch, their CFM pairs mirrored with them.
 
+Optional (the actor's estimator, ``FlowActor.estimator``): its mean squared error to the env's ``estimated``
+group is added to the loss (concurrent state estimation: the estimate the flow sees is learned beside the policy).
+
 Optional (``use_mixed_precision``, rsl_rl's): the update's actor and critic passes in bf16 autocast (the losses,
 ratios and optimizer in float32); the rollout's old CFM losses stay float32.
 
@@ -33,7 +36,7 @@ from rsl_rl.utils import compile_model
 from torch import nn
 
 from fpo_locomotion.errors import ConfigError
-from fpo_locomotion.models.flow_actor import FlowActor
+from fpo_locomotion.models.flow_actor import ESTIMATED_GROUP, FlowActor
 
 RATIOS = ("mean", "per_sample")
 OBJECTIVES = ("ppo_clip", "aspo")
@@ -157,7 +160,7 @@ class FPO(PPO):
 
     def update(self) -> dict[str, float]:
         """FPO epochs over the stored rollout; returns mean losses and ratio statistics."""
-        keys = ("surrogate", "value", "cfm_loss", "ratio_mean", "ratio_std", "clip_fraction")
+        keys = ("surrogate", "value", "cfm_loss", "ratio_mean", "ratio_std", "clip_fraction", "estimator")
         sums = torch.zeros(len(keys), device=self.device)  # summed on device: no host sync per minibatch
         num_steps, skipped = 0, 0
         if self.symmetry:
@@ -174,12 +177,15 @@ class FPO(PPO):
                 latent = self.actor.get_latent(batch.observations)
                 loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau).float()
                 values = self.critic(batch.observations).float()
+                estimate = None if self.actor.estimator is None else self.actor.estimate(batch.observations).float()
+            estimator_loss = (values.new_zeros(()) if estimate is None
+                              else (estimate - batch.observations[ESTIMATED_GROUP]).square().mean())
             log_ratio = fpo_log_ratio(loss_old, loss_new, self.ratio, self.cfm_loss_clamp, self.log_ratio_clamp)
             ratio = log_ratio.exp()
             surrogate_loss = -policy_objective(ratio, advantages, self.clip_param, self.objective).mean()
 
             value_loss = self._value_loss(values, batch.values, batch.returns)
-            loss = surrogate_loss + self.value_loss_coef * value_loss
+            loss = surrogate_loss + self.value_loss_coef * value_loss + estimator_loss
 
             if not torch.isfinite(loss):
                 warnings.warn("FPO: non-finite loss, optimizer step skipped.", stacklevel=2)
@@ -197,7 +203,7 @@ class FPO(PPO):
             with torch.no_grad():
                 clip_fraction = ((ratio - 1.0).abs() > self.clip_param).float().mean()
                 sums += torch.stack([surrogate_loss, value_loss, loss_new.mean(), ratio.mean(),
-                                     ratio.std(correction=0), clip_fraction])
+                                     ratio.std(correction=0), clip_fraction, estimator_loss])
 
         obs = self.storage.observations.flatten(0, 1)
         self.actor.update_normalization(obs)
@@ -206,6 +212,8 @@ class FPO(PPO):
         self._update_ema()
         stats = dict(zip(keys, (sums / max(num_steps, 1)).tolist()))
         stats["skipped_steps"] = float(skipped)
+        if self.actor.estimator is None:
+            del stats["estimator"]
         return stats
 
     def _check_one_mirror_per_sample(self) -> None:

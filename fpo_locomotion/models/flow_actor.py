@@ -6,18 +6,26 @@ current weights. Those three tensors are the actor's ``output_distribution_param
 ``RolloutStorage`` keeps them per transition and FPO reuses them in every epoch of the update.
 Deterministic output (evaluation, export) is zero-sampling: ``x_0 = 0``.
 
-Shapes: B batch, N = num_mc, A action dim, O observation dim.
+Optional estimator (``estimator_hidden_dims``): an MLP estimates the env's ``estimated`` group (e.g. the base
+velocity, which a robot does not sense) from the normalized observation; the velocity net sees the observation and
+the estimate (no policy gradient reaches the estimator; FPO trains it by regression on the true values).
+
+Shapes: B batch, N = num_mc, A action dim, O observation dim, E estimated dim.
 """
 
 from __future__ import annotations
 
 import torch
-from rsl_rl.modules import EmpiricalNormalization
+from rsl_rl.modules import MLP, EmpiricalNormalization
 from tensordict import TensorDict
 from torch import nn
 
-from fpo_locomotion.models.flow_policy import UnrolledFlowPolicy
+from fpo_locomotion.errors import ConfigError
+from fpo_locomotion.models.flow_policy import FlowInput, UnrolledFlowPolicy
 from fpo_locomotion.models.velocity_net import VelocityNet, cfm_loss, euler_path, euler_sample, euler_sample_log_prob
+
+ESTIMATED_GROUP = "estimated"
+"""The env's observation group of the true values the estimator learns (``env.observations.estimated``)."""
 
 
 class FlowActor(nn.Module):
@@ -38,6 +46,7 @@ class FlowActor(nn.Module):
         num_mc: int = 8,
         time_embed_dim: int = 16,
         action_perturb_std: float = 0.0,
+        estimator_hidden_dims: tuple[int, ...] | list[int] = (),
     ) -> None:
         """Build the actor.
 
@@ -48,6 +57,7 @@ class FlowActor(nn.Module):
             flow_steps: K Euler steps from noise to action.
             num_mc: N Monte-Carlo (tau, eps) pairs per action for the FPO ratio.
             action_perturb_std: std of Gaussian noise added to sampled actions at rollout time (exploration).
+            estimator_hidden_dims: hidden layers of the estimator of ``obs["estimated"]`` (empty: none).
         """
         super().__init__()
         self.obs_groups = list(obs_groups[obs_set])
@@ -62,7 +72,15 @@ class FlowActor(nn.Module):
         self.action_perturb_std = action_perturb_std
         self.obs_normalization = obs_normalization
         self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
-        self.net = VelocityNet(self.obs_dim, output_dim, list(hidden_dims), activation, time_embed_dim)
+        self.estimator: nn.Module | None = None
+        estimated_dim = 0
+        if estimator_hidden_dims:
+            if ESTIMATED_GROUP not in obs.keys():
+                raise ConfigError("flow_actor.estimator_hidden_dims needs the env's 'estimated' observation group: list "
+                                 "the terms to estimate under env.observations.estimated, or set the dims to [].")
+            estimated_dim = obs[ESTIMATED_GROUP].shape[-1]
+            self.estimator = MLP(self.obs_dim, estimated_dim, list(estimator_hidden_dims), activation)
+        self.net = VelocityNet(self.obs_dim + estimated_dim, output_dim, list(hidden_dims), activation, time_embed_dim)
         self._euler_sample, self._cfm_loss = euler_sample, cfm_loss  # torch.compile'd by :meth:`compile_flow`
         self._params: tuple[torch.Tensor, ...] = ()
         self._last_actions = torch.zeros(1, output_dim)
@@ -72,8 +90,12 @@ class FlowActor(nn.Module):
 
     # ------------------------------------------------------------------ flow policy
     def get_latent(self, obs: TensorDict, masks=None, hidden_state=None) -> torch.Tensor:
-        """Concatenated, normalized actor observation [B, O]."""
-        return self.obs_normalizer(torch.cat([obs[g] for g in self.obs_groups], dim=-1))
+        """The velocity net's observation input [B, O + E]: the normalized actor observation and the estimate."""
+        return FlowInput(self.obs_normalizer, self.estimator)(torch.cat([obs[g] for g in self.obs_groups], dim=-1))
+
+    def estimate(self, obs: TensorDict) -> torch.Tensor:
+        """The estimator's estimate [B, E] of ``obs["estimated"]``, with gradients (FPO's regression loss)."""
+        return self.estimator(self.obs_normalizer(torch.cat([obs[g] for g in self.obs_groups], dim=-1)))
 
     def sample(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Action [B, A] from normalized observation ``latent`` [B, O] and initial noise ``x0`` [B, A]."""

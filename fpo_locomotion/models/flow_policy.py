@@ -5,7 +5,10 @@
   ships (``policy.onnx``, ``policy_stochastic.onnx``, ``policy.pt``) and what ``FlowActor.as_onnx`` / ``as_jit`` return.
 - :class:`DenoiserModule`: the velocity net alone (``denoiser.onnx``), for robot-side samplers with their own K.
 
-Shapes: B batch, O observation dim, A action dim, H hidden, K Euler steps.
+Each carries the actor's estimator where it has one (the velocity net's input is then the observation and its
+estimate, :class:`FlowInput`): the robot feeds the observation only.
+
+Shapes: B batch, O observation dim, E estimated dim, A action dim, H hidden, K Euler steps.
 """
 
 from __future__ import annotations
@@ -22,19 +25,39 @@ if TYPE_CHECKING:
     from fpo_locomotion.models.flow_actor import FlowActor
 
 
+class FlowInput(nn.Module):
+    """The velocity net's observation input: ``forward(obs [B, O]) -> [B, O + E]``, the normalized observation, then
+    the estimator's output on it (detached: no policy gradient reaches the estimator); [B, O] without an estimator."""
+
+    def __init__(self, obs_normalizer: nn.Module, estimator: nn.Module | None) -> None:
+        super().__init__()
+        self.obs_normalizer = obs_normalizer
+        self.estimator = estimator
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        normalized = self.obs_normalizer(obs)
+        if self.estimator is None:
+            return normalized
+        return torch.cat([normalized, self.estimator(normalized).detach()], dim=-1)
+
+
+def _flow_input_copy(actor: FlowActor) -> FlowInput:
+    return FlowInput(copy.deepcopy(actor.obs_normalizer), copy.deepcopy(actor.estimator))
+
+
 class FlowPolicyModule(nn.Module):
     """The actor's own K-step sampler (normalizer baked in): ``forward(obs [B, O], noise [B, A] = 0) -> actions [B, A]``."""
 
     def __init__(self, actor: FlowActor, flow_steps: int) -> None:
         super().__init__()
-        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
+        self.flow_input = _flow_input_copy(actor)
         self.net = copy.deepcopy(actor.net)
         self.flow_steps = flow_steps
         self.action_dim = actor.action_dim
 
     def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         x0 = obs.new_zeros(obs.shape[0], self.action_dim) if noise is None else noise
-        return euler_sample(self.net, self.obs_normalizer(obs), x0, self.flow_steps)
+        return euler_sample(self.net, self.flow_input(obs), x0, self.flow_steps)
 
 
 class UnrolledFlowPolicy(nn.Module):
@@ -57,7 +80,7 @@ class UnrolledFlowPolicy(nn.Module):
         net = actor.net
         emb_dim, dt = net.time_embed_dim, 1.0 / flow_steps
         self.flow_steps, self.obs_dim, self.action_dim = flow_steps, actor.obs_dim, actor.action_dim
-        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
+        self.flow_input = _flow_input_copy(actor)
         self.obs_layer = copy.deepcopy(net.obs_layer)
         w_tx = net.tx_layer.weight.detach()  # [H, E + A], input order [emb; x]
         t = torch.tensor([k * dt for k in range(flow_steps)], dtype=w_tx.dtype, device=w_tx.device)
@@ -69,7 +92,7 @@ class UnrolledFlowPolicy(nn.Module):
         self.register_buffer("b_out", dt * out.bias.detach())  # [A]
 
     def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        obs_proj = self.obs_layer(self.obs_normalizer(obs))  # [B, H], once for all steps
+        obs_proj = self.obs_layer(self.flow_input(obs))  # [B, H], once for all steps
         x = obs.new_zeros(obs.shape[0], self.action_dim) if noise is None else noise
         for k in range(self.flow_steps):
             h = self.hidden(torch.addmm(obs_proj + self.step_bias[k], x, self.w_x))
@@ -86,12 +109,13 @@ class UnrolledFlowPolicy(nn.Module):
 
 
 class DenoiserModule(nn.Module):
-    """The velocity net with normalization baked in: ``forward(obs [B, O], x_t [B, A], t [B]) -> velocity [B, A]``."""
+    """The velocity net with normalization (and the estimator) baked in: ``forward(obs [B, O], x_t [B, A], t [B]) ->
+    velocity [B, A]``."""
 
     def __init__(self, actor: FlowActor) -> None:
         super().__init__()
-        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
+        self.flow_input = _flow_input_copy(actor)
         self.net = copy.deepcopy(actor.net)
 
     def forward(self, obs: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.net(self.obs_normalizer(obs), x_t, t)
+        return self.net(self.flow_input(obs), x_t, t)

@@ -70,6 +70,11 @@ class ObservationsConfig:
         "added_base_mass": _obs("added_base_mass"),
     })
     """Privileged terms the critic sees after the policy terms (without their noise)."""
+    estimated: dict[str, ObsTermConfig] = field(default_factory=dict)
+    """Terms the actor estimates instead of sensing them (concurrent state estimation, e.g. ``base_lin_vel``): the
+    env gives their true values (scaled, no noise) as the ``estimated`` group, the flow actor's estimator
+    (``train.flow_actor.estimator_hidden_dims``) learns them from the policy group, and the flow sees both. The
+    robot does not measure them: ``policy.onnx`` carries the estimator."""
     noise: bool = True
     """Add the policy terms' noise (off in ``G1-Flat-Play``)."""
     history_length: int = 1

@@ -10,7 +10,8 @@ and scales, so a robot-side program rebuilds it from raw sensor values):
 Each term is ``scale * (value + noise)``, the noise U[-n, n] in physical units on the sensed terms only,
 times the disturbance level. With ``history_length`` H > 1 each policy term is its last H frames, oldest first
 (term-major: ``base_ang_vel`` 3H, then ``projected_gravity`` 3H, ...), every frame noised when it was observed.
-Critic group: the current frame's policy terms without noise, then the privileged terms.
+Critic group: the current frame's policy terms without noise, then the privileged terms. Estimated group (only
+when ``estimated`` lists terms): their true values, scaled, without noise, the target of the actor's estimator.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ body, sign convention. A term of your own is described by its docstring."""
 
 
 class Observations:
-    """Builds the ``policy`` [N, H * P] and ``critic`` [N, P + C] groups with one concat, noise draw and scale each
-    (P: one frame of the policy terms, H: ``history_length``).
+    """Builds the ``policy`` [N, H * P], ``critic`` [N, P + C] and (if any terms) ``estimated`` [N, E] groups with
+    one concat, noise draw and scale each (P: one frame of the policy terms, H: ``history_length``).
 
     Term sizes are measured once on a state ``s`` of the task.
     """
@@ -132,6 +133,7 @@ class Observations:
                               f"integer (1: no history), got {h!r}.")
         self.policy_terms = bind_terms(cfg.policy, OBS_TERMS, "env.observations.policy")
         self.critic_terms = bind_terms(cfg.critic, OBS_TERMS, "env.observations.critic")
+        self.estimated_terms = bind_terms(cfg.estimated, OBS_TERMS, "env.observations.estimated")
         sizes = [int(fn(s, p).shape[1]) for fn in self.policy_terms.values()]
         noise = [entry.noise if cfg.noise else 0.0 for entry in cfg.policy.values()]
         self.layout = [
@@ -150,12 +152,16 @@ class Observations:
         """Multiplies the noise (the task's disturbance level, 0..1)."""
         critic_sizes = [int(fn(s, p).shape[1]) for fn in self.critic_terms.values()]
         self.privileged_scale = _expand([entry.scale for entry in cfg.critic.values()], critic_sizes, device)
+        estimated_sizes = [int(fn(s, p).shape[1]) for fn in self.estimated_terms.values()]
+        self.estimated_scale = _expand([entry.scale for entry in cfg.estimated.values()], estimated_sizes, device)
         self.terms = {
             "policy": [(name, entry.func, size) for (name, entry), size in zip(cfg.policy.items(), sizes)],
             "privileged": [(name, entry.func, size) for (name, entry), size in zip(cfg.critic.items(), critic_sizes)],
+            "estimated": [(name, entry.func, size) for (name, entry), size in zip(cfg.estimated.items(),
+                                                                                  estimated_sizes)],
         }
-        """(name, func, size of one frame) of each term of the policy group and of the privileged part of the
-        critic group."""
+        """(name, func, size of one frame) of each term of the policy group, of the privileged part of the critic
+        group and of the estimated group."""
         frame, starts = sum(sizes), [sum(sizes[:k]) for k in range(len(sizes))]
         self.term_major = torch.tensor([t * frame + start + i for start, n in zip(starts, sizes) for t in range(h)
                                         for i in range(n)], device=device)
@@ -167,7 +173,8 @@ class Observations:
         """The step of the newest frame: observing the same step again replaces it instead of adding one."""
 
     def compute(self, s: VelocityState, p: ObsParams, step: int) -> dict[str, torch.Tensor]:
-        """{"policy": [N, H * P], "critic": [N, P + C]} at control step ``step`` (the policy group's newest frame)."""
+        """{"policy": [N, H * P], "critic": [N, P + C]} (and "estimated" [N, E] if any terms) at control step ``step``
+        (the policy group's newest frame)."""
         clean = torch.cat([fn(s, p) for fn in self.policy_terms.values()], dim=1) * self.policy_scale
         policy = clean
         if self.has_noise and self.noise_level > 0:
@@ -176,7 +183,10 @@ class Observations:
         privileged = torch.cat([fn(s, p) for fn in self.critic_terms.values()], dim=1) * self.privileged_scale
         if self.history_length > 1:
             policy = self._push(policy, step)
-        return {"policy": policy, "critic": torch.cat([clean, privileged], dim=1)}
+        groups = {"policy": policy, "critic": torch.cat([clean, privileged], dim=1)}
+        if self.estimated_terms:
+            groups["estimated"] = torch.cat([fn(s, p) for fn in self.estimated_terms.values()], dim=1) * self.estimated_scale
+        return groups
 
     def _push(self, frame: torch.Tensor, step: int) -> torch.Tensor:
         """Add ``frame`` [N, P] as the newest of the history (every frame of envs that just started) -> [N, H * P]."""
@@ -208,7 +218,7 @@ def _json_scale(scale: float | list[float]) -> float | list[float]:
 
 
 def _expand(scales: list, sizes: list[int], device: torch.device) -> torch.Tensor:
-    """Per-term scales (a float or one per element) -> one per observation element [sum(sizes)]."""
+    """Per-term scales (a float or one per element) -> one per observation element [sum(sizes)] (no terms: [0])."""
     parts = [torch.tensor(sc, dtype=torch.float32).expand(n) if not isinstance(sc, list)
              else torch.tensor(sc, dtype=torch.float32) for sc, n in zip(scales, sizes)]
-    return torch.cat(parts).to(device)
+    return torch.cat(parts).to(device) if parts else torch.zeros(0, device=device)

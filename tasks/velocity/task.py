@@ -241,19 +241,23 @@ class VelocityTask:
 
     @functools.cached_property
     def mirror(self) -> dict[str, SignedPermutation]:
-        """Left-right mirrors of the "policy" [H * P] and "critic" [P + C] observations and of the "actions" [J]
-        (``tasks/velocity/symmetry.py``); a ConfigError names a term without one."""
+        """Left-right mirrors of the "policy" [H * P], "critic" [P + C] (and "estimated" [E]) observations and of the
+        "actions" [J] (``tasks/velocity/symmetry.py``); a ConfigError names a term without one."""
         spec = self.backend.spec
         joints = joint_mirror(spec.joint_names, self.default_joint_pos)
         feet = name_mirror(spec.foot_body_names)
         policy_terms, privileged_terms = self.obs.terms["policy"], self.obs.terms["privileged"]
         critic_scale = torch.cat([self.obs.policy_scale, self.obs.privileged_scale])
-        return {
+        mirrors = {
             "policy": observation_mirror(policy_terms, joints, feet, self.obs.policy_group_scale, "policy",
                                          self.obs.history_length),
             "critic": observation_mirror(policy_terms + privileged_terms, joints, feet, critic_scale, "critic"),
             "actions": SignedPermutation.concat([joints], self.device),
         }
+        if self.obs.terms["estimated"]:
+            mirrors["estimated"] = observation_mirror(self.obs.terms["estimated"], joints, feet, self.obs.estimated_scale,
+                                                      "estimated")
+        return mirrors
 
     def command_names(self) -> list[str]:
         return list(COMMAND_NAMES)
