@@ -4,6 +4,10 @@ import torch
 
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
 
+ESTIMATED_BASE_VELOCITY = ("env.observations.estimated.base_lin_vel.func=base_lin_vel",
+                           "env.observations.estimated.base_lin_vel.scale=2.0", "train.flow_actor.estimator_hidden_dims=[32]")
+"""Overrides for a G1-Flat flow actor that estimates its base velocity (an estimator MLP of one 32-wide layer)."""
+
 
 def save_untrained(path, task="G1-Flat", algo="fpo", overrides=()):
     """A checkpoint of a freshly initialized runner (no update), written by the runner's own save()."""

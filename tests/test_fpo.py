@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from helpers import collect_rollout
+from helpers import ESTIMATED_BASE_VELOCITY, collect_rollout
 
 from fpo_locomotion.algorithms.fpo import fpo_log_ratio, generalized_normal_log_prob, policy_objective
 from fpo_locomotion.train import make_env, make_runner, resolve_configs
@@ -155,10 +155,6 @@ def test_compiled_flow_acts_and_updates_as_the_eager_one():
     assert torch.nn.functional.cosine_similarity(steps[0], steps[1], dim=0) > 0.999
     for key in ("actor_state_dict", "critic_state_dict"):
         assert list(compiled.save()[key]) == list(eager.save()[key])
-
-
-ESTIMATED_BASE_VELOCITY = ("env.observations.estimated.base_lin_vel.func=base_lin_vel",
-                           "env.observations.estimated.base_lin_vel.scale=2.0", "train.flow_actor.estimator_hidden_dims=[64]")
 
 
 def test_the_estimator_learns_by_regression_and_not_from_the_policy_loss():

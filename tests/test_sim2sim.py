@@ -14,7 +14,7 @@ import onnx
 import pytest
 import torch
 from deployer import read_metadata
-from helpers import randomize_flow_policy, save_untrained
+from helpers import ESTIMATED_BASE_VELOCITY, randomize_flow_policy, save_untrained
 
 from fpo_locomotion.checkpoints import load_checkpoint
 from fpo_locomotion.errors import UserError
@@ -73,8 +73,7 @@ def g1_lin_vel_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def g1_estimator_export(tmp_path_factory):
     """As ``g1_export``, the actor estimating the base linear velocity (the estimator inside policy.onnx)."""
-    return export_g1(tmp_path_factory.mktemp("g1_estimator"), ["env.observations.estimated.base_lin_vel.func=base_lin_vel",
-                                                                "train.flow_actor.estimator_hidden_dims=[32]"])
+    return export_g1(tmp_path_factory.mktemp("g1_estimator"), ESTIMATED_BASE_VELOCITY)
 
 
 @pytest.mark.parametrize("exported", ["g1_export", "g1_history_export", "g1_lin_vel_export", "g1_estimator_export"])
