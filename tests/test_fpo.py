@@ -170,13 +170,13 @@ def test_the_estimator_learns_by_regression_and_not_from_the_policy_loss():
     collect_rollout(alg, env, 24)
     obs = alg.storage.observations.flatten(0, 1).clone()
     actor = alg.actor
-    latent = actor.get_latent(obs)
-    assert latent.shape == (192, 47 + 3)
-    assert not latent.requires_grad and actor.estimate(obs).requires_grad  # the flow's loss cannot reach the estimator
+    latent, estimate = actor.latent_and_estimate(obs)
+    assert latent.shape == (192, 47 + 3) and torch.equal(latent, actor.get_latent(obs))
+    assert not latent.requires_grad and estimate.requires_grad  # the flow's loss cannot reach the estimator
 
     def error() -> float:
         with torch.no_grad():
-            return float((actor.estimate(obs) - obs["estimated"]).square().mean())
+            return float((actor.latent_and_estimate(obs)[1] - obs["estimated"]).square().mean())
 
     before = error()
     stats = alg.update()

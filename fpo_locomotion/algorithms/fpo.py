@@ -174,12 +174,11 @@ class FPO(PPO):
             advantages = batch.advantages
 
             with torch.autocast(torch.device(self.device).type, torch.bfloat16, enabled=self.use_mixed_precision):
-                latent = self.actor.get_latent(batch.observations)
+                latent, estimate = self.actor.latent_and_estimate(batch.observations)
                 loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau).float()
                 values = self.critic(batch.observations).float()
-                estimate = None if self.actor.estimator is None else self.actor.estimate(batch.observations).float()
             estimator_loss = (values.new_zeros(()) if estimate is None
-                              else (estimate - batch.observations[ESTIMATED_GROUP]).square().mean())
+                              else (estimate.float() - batch.observations[ESTIMATED_GROUP]).square().mean())
             log_ratio = fpo_log_ratio(loss_old, loss_new, self.ratio, self.cfm_loss_clamp, self.log_ratio_clamp)
             ratio = log_ratio.exp()
             surrogate_loss = -policy_objective(ratio, advantages, self.clip_param, self.objective).mean()

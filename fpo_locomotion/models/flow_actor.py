@@ -91,11 +91,13 @@ class FlowActor(nn.Module):
     # ------------------------------------------------------------------ flow policy
     def get_latent(self, obs: TensorDict, masks=None, hidden_state=None) -> torch.Tensor:
         """The velocity net's observation input [B, O + E]: the normalized actor observation and the estimate."""
-        return FlowInput(self.obs_normalizer, self.estimator)(torch.cat([obs[g] for g in self.obs_groups], dim=-1))
+        return self.latent_and_estimate(obs)[0]
 
-    def estimate(self, obs: TensorDict) -> torch.Tensor:
-        """The estimator's estimate [B, E] of ``obs["estimated"]``, with gradients (FPO's regression loss)."""
-        return self.estimator(self.obs_normalizer(torch.cat([obs[g] for g in self.obs_groups], dim=-1)))
+    def latent_and_estimate(self, obs: TensorDict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(:meth:`get_latent` [B, O + E], the estimate [B, E] of ``obs["estimated"]`` with gradients for FPO's
+        regression loss, None without an estimator), from one estimator pass."""
+        return FlowInput(self.obs_normalizer, self.estimator).with_estimate(
+            torch.cat([obs[g] for g in self.obs_groups], dim=-1))
 
     def sample(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Action [B, A] from normalized observation ``latent`` [B, O] and initial noise ``x0`` [B, A]."""

@@ -35,10 +35,16 @@ class FlowInput(nn.Module):
         self.estimator = estimator
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.with_estimate(obs)[0]
+
+    def with_estimate(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the input [B, O + E], the estimate [B, E] with its gradients, None without an estimator): one
+        estimator pass serves the flow's input and FPO's regression loss."""
         normalized = self.obs_normalizer(obs)
         if self.estimator is None:
-            return normalized
-        return torch.cat([normalized, self.estimator(normalized).detach()], dim=-1)
+            return normalized, None
+        estimate = self.estimator(normalized)
+        return torch.cat([normalized, estimate.detach()], dim=-1), estimate
 
 
 def _flow_input_copy(actor: FlowActor) -> FlowInput:
