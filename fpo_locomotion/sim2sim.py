@@ -162,6 +162,7 @@ class RobotState:
 
     lin_vel_b: np.ndarray          # [3] base linear velocity, base frame (a robot's state estimator gives it)
     ang_vel_b: np.ndarray          # [3] base angular velocity, base frame
+    lin_acc_b: np.ndarray          # [3] specific force (the IMU's accelerometer), base frame
     gravity_b: np.ndarray          # [3] unit gravity direction, base frame
     command: np.ndarray            # [3] vx, vy, yaw rate
     joint_pos: np.ndarray          # [J] action order
@@ -182,6 +183,7 @@ def _gait_phase(s: RobotState) -> np.ndarray:
 OBSERVATION_TERMS: dict[str, Callable[[RobotState], np.ndarray]] = {
     "base_lin_vel": lambda s: s.lin_vel_b,                     # m/s, base frame
     "base_ang_vel": lambda s: s.ang_vel_b,                     # rad/s, base frame
+    "base_lin_acc": lambda s: s.lin_acc_b,                     # m/s^2, base frame, gravity's reaction included
     "projected_gravity": lambda s: s.gravity_b,                # unit gravity direction, base frame
     "command": lambda s: s.command,                            # vx, vy (m/s), yaw rate (rad/s)
     "joint_pos": lambda s: s.joint_pos - s.default_joint_pos,  # rad, action order
@@ -235,6 +237,8 @@ class MujocoRobot:
         mujoco.mj_forward(self.model, d)
         self.episode_step = 0
         self.last_action = np.zeros(len(self.qadr))
+        self.lin_acc_w = np.zeros(3)
+        """Base acceleration over the last control step, world frame (0 at the start)."""
         self.history: list[np.ndarray] | None = None
         """Per term [history_length, size] scaled frames, oldest first; None: the next observation fills them."""
         self.history_step = -1
@@ -257,6 +261,7 @@ class MujocoRobot:
         s = RobotState(
             lin_vel_b=quat_rotate_inverse(self.quat, v[self.root_v:self.root_v + 3]),
             ang_vel_b=v[self.root_v + 3:self.root_v + 6],
+            lin_acc_b=quat_rotate_inverse(self.quat, self.lin_acc_w - self.model.opt.gravity),
             gravity_b=quat_rotate_inverse(self.quat, np.array([0.0, 0.0, -1.0])),
             command=np.asarray(command, dtype=np.float64),
             joint_pos=self.data.qpos[self.qadr], default_joint_pos=self.default_joint_pos,
@@ -281,7 +286,9 @@ class MujocoRobot:
     def step(self, action: np.ndarray) -> None:
         """Joint targets ``default + action_scale * action`` [J], then ``decimation`` physics steps."""
         self.data.ctrl[self.act] = self.default_joint_pos + self.action_scale * action
+        lin_vel_w = self.data.qvel[self.root_v:self.root_v + 3].copy()
         mujoco.mj_step(self.model, self.data, nstep=self.decimation)
+        self.lin_acc_w = (self.data.qvel[self.root_v:self.root_v + 3] - lin_vel_w) / self.control_dt
         self.episode_step += 1
         self.last_action = np.array(action, dtype=np.float64)
 

@@ -64,10 +64,11 @@ def g1_history_export(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def g1_lin_vel_export(tmp_path_factory):
-    """As ``g1_export``, the actor also observing the base linear velocity."""
-    return export_g1(tmp_path_factory.mktemp("g1_lin_vel"), ["env.observations.policy.base_lin_vel.func=base_lin_vel",
-                                                             "env.observations.policy.base_lin_vel.scale=2.0"])
+def g1_base_sensors_export(tmp_path_factory):
+    """As ``g1_export``, the actor also observing the base linear velocity and the accelerometer."""
+    return export_g1(tmp_path_factory.mktemp("g1_base_sensors"), [
+        "env.observations.policy.base_lin_vel.func=base_lin_vel", "env.observations.policy.base_lin_vel.scale=2.0",
+        "env.observations.policy.base_lin_acc.func=base_lin_acc", "env.observations.policy.base_lin_acc.scale=0.1"])
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def g1_estimator_export(tmp_path_factory):
     return export_g1(tmp_path_factory.mktemp("g1_estimator"), ESTIMATED_BASE_VELOCITY)
 
 
-@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export", "g1_lin_vel_export", "g1_estimator_export"])
+@pytest.mark.parametrize("exported", ["g1_export", "g1_history_export", "g1_base_sensors_export", "g1_estimator_export"])
 def test_sim2sim_observation_equals_the_training_env_observation(exported, request):
     """Same actions into the G1-Flat-Play env (torch, batched MuJoCo) and into sim2sim (numpy from metadata only)."""
     checkpoint, policy = request.getfixturevalue(exported)
@@ -87,9 +88,10 @@ def test_sim2sim_observation_equals_the_training_env_observation(exported, reque
     robot = MujocoRobot(read_metadata(policy))
     session = load_session(policy)
     obs_env = env.get_observations()["policy"].numpy()
-    worst = 0.0
+    worst, frames = 0.0, []
     for _ in range(50):  # 1 s: gait phase, last action, joint and base state all move
         worst = max(worst, float(np.abs(robot.observation(command) - obs_env).max()))
+        frames.append(obs_env[0])
         (action,) = session.run(None, {"obs": obs_env})
         obs, _, dones, _ = env.step(torch.from_numpy(action))
         robot.step(action[0].astype(np.float64))
@@ -99,6 +101,10 @@ def test_sim2sim_observation_equals_the_training_env_observation(exported, reque
     names, sizes = [t["name"] for t in terms], [t["size"] for t in terms]
     end = sum(sizes[:names.index("last_action") + 1])  # last_action's newest frame ends there
     assert worst < 1e-5 and np.abs(obs_env[0, end - 12:end]).max() > 0.05  # ... under non-zero actions
+    if "base_lin_acc" in names:  # the accelerometer reads the floor's support (+g up) and the motion on top of it
+        start = sum(sizes[:names.index("base_lin_acc")])
+        acc = np.array(frames)[:, start:start + 3] / 0.1  # [T, 3] m/s^2
+        assert abs(acc[:, 2].mean() - 9.81) < 1.5 and acc.std(axis=0).max() > 0.5
 
 
 def test_bad_inputs_have_clear_errors(g1_export, tmp_path):

@@ -25,7 +25,11 @@ import torch
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks.terms import ObsTermConfig, bind_terms, resolve_term
 from fpo_locomotion.tasks.velocity.config import ObservationsConfig
-from fpo_locomotion.tasks.velocity.state import VelocityState
+from fpo_locomotion.tasks.velocity.state import VelocityState, world_to_base
+
+
+STANDARD_GRAVITY = 9.81
+"""m/s^2, MuJoCo's default ``opt.gravity`` magnitude (the G1's MJCF keeps it)."""
 
 
 @dataclass
@@ -72,6 +76,12 @@ def base_lin_vel(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.lin_vel_b
 
 
+def base_lin_acc(s: VelocityState, p: ObsParams) -> torch.Tensor:
+    """What the pelvis IMU's accelerometer measures (specific force: acceleration less gravity), base frame, m/s^2:
+    R^T a_w - 9.81 g_b, (0, 0, 9.81) standing still upright; a_w over the last control step."""
+    return world_to_base(s.root_quat, s.lin_acc_w) - STANDARD_GRAVITY * s.projected_gravity
+
+
 def base_height(s: VelocityState, p: ObsParams) -> torch.Tensor:
     return s.root_pos[:, 2:3]
 
@@ -95,7 +105,7 @@ def added_base_mass(s: VelocityState, p: ObsParams) -> torch.Tensor:
 OBS_TERMS: dict[str, Callable[..., torch.Tensor]] = {
     fn.__name__: fn
     for fn in (base_ang_vel, projected_gravity, command, joint_pos, joint_vel, last_action, gait_phase, base_lin_vel,
-               base_height, foot_height, foot_contact_force, friction, added_base_mass)
+               base_lin_acc, base_height, foot_height, foot_contact_force, friction, added_base_mass)
 }
 """The built-in observation terms by name (``func`` of an entry of ``env.observations.policy`` / ``critic``)."""
 
@@ -111,6 +121,8 @@ DEPLOY_DEFINITIONS: dict[str, tuple[str, str]] = {
                   "absolute)"),
     "joint_vel": ("rad/s", "joint velocity, per joint in joint_names order"),
     "last_action": ("1", "the policy's previous output (raw, before action_scale), 0 at the start"),
+    "base_lin_acc": ("m/s^2", "the pelvis IMU's accelerometer: specific force (linear acceleration minus gravity) in "
+                     "the pelvis frame, (0, 0, +9.81) when standing still upright, averaged over one control step"),
     "gait_phase": ("1", "(sin(2 pi phi), cos(2 pi phi)) in this order, phi = the left leg's gait phase in [0, 1); "
                    "see 'gait_clock'"),
 }

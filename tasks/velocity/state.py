@@ -24,6 +24,8 @@ class VelocityState:
     root_quat: torch.Tensor           # [N, 4]
     lin_vel_b: torch.Tensor           # [N, 3] base linear velocity, base frame
     ang_vel_b: torch.Tensor           # [N, 3] base angular velocity, base frame
+    lin_acc_w: torch.Tensor           # [N, 3] base linear acceleration, world frame: the change of the base's world
+                                      # velocity over the last control step / control dt (0 after a reset)
     projected_gravity: torch.Tensor   # [N, 3] unit gravity direction, base frame
     joint_pos: torch.Tensor           # [N, J]
     joint_vel: torch.Tensor           # [N, J]
@@ -83,6 +85,8 @@ _QUADRATIC_FORMS = {  # name: (offset [K], coefficients [16, K])
     "gravity": (-IDENTITY[2], -ROTATION_FORM[:, 6:9]),
     # R e_x on the floor plane: (R_00, R_10)
     "heading": (IDENTITY[:2, 0], ROTATION_FORM[:, [0, 3]]),
+    # R (base to world), row-major
+    "rotation": (IDENTITY.flatten(), ROTATION_FORM),
 }
 
 
@@ -103,6 +107,12 @@ def _quat_quadratic(quat: torch.Tensor, name: str) -> torch.Tensor:
 def projected_gravity(quat: torch.Tensor) -> torch.Tensor:
     """Unit gravity direction (0, 0, -1) in the base frame [N, 3] from base orientations ``quat`` [N, 4]."""
     return _quat_quadratic(quat, "gravity")
+
+
+def world_to_base(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
+    """World-frame vectors ``vec`` [N, 3] in the base frame [N, 3] (R^T vec) of base orientations ``quat`` [N, 4]."""
+    rotation = _quat_quadratic(quat, "rotation").view(-1, 3, 3)
+    return (rotation * vec[:, :, None]).sum(dim=1)
 
 
 def yaw_from_quat(quat: torch.Tensor) -> torch.Tensor:

@@ -71,6 +71,7 @@ TERM_MIRRORS: dict[str, Callable[[Part, list[int]], Part]] = {
     "last_action": _joints,
     "gait_phase": _gait_phase,
     "base_lin_vel": _vector([1.0, -1.0, 1.0]),
+    "base_lin_acc": _vector([1.0, -1.0, 1.0]),
     "base_height": _identity,
     "foot_height": lambda joints, feet: (feet, [1.0] * len(feet)),
     "foot_contact_force": _foot_contact_force,

@@ -50,6 +50,8 @@ class VelocityTask:
         self.action = torch.zeros(n, j, device=device)
         self.last_action = torch.zeros(n, j, device=device)
         self.last_joint_vel = backend.joint_vel.clone()
+        self.last_lin_vel_w = backend.root_lin_vel_w.clone()
+        self.lin_acc_w = torch.zeros(n, 3, device=device)
         self.last_foot_pos = backend.foot_pos.clone()
         self.foot_air_time = torch.zeros(n, backend.foot_pos.shape[1], device=device)
         self.foot_contact_time = torch.zeros_like(self.foot_air_time)
@@ -153,7 +155,7 @@ class VelocityTask:
         b = self.backend
         return VelocityState(
             root_pos=b.root_pos, root_quat=b.root_quat, lin_vel_b=b.root_lin_vel_b, ang_vel_b=b.root_ang_vel_b,
-            projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos, joint_vel=b.joint_vel,
+            lin_acc_w=self.lin_acc_w, projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos, joint_vel=b.joint_vel,
             last_joint_vel=self.last_joint_vel, joint_torque=b.joint_torque, action=self.action,
             last_action=self.last_action, command=self.commands.command, foot_pos=b.foot_pos,
             foot_vel=(b.foot_pos - self.last_foot_pos) / self.control_dt, foot_contact_force=b.foot_contact_force,
@@ -175,6 +177,8 @@ class VelocityTask:
         """
         self.last_action.copy_(self.action)
         self.action.copy_(actions)
+        self.lin_acc_w.copy_((self.backend.root_lin_vel_w - self.last_lin_vel_w) / self.control_dt)
+        self.last_lin_vel_w.copy_(self.backend.root_lin_vel_w)
         s = self.state(episode_length)  # holds the foot timers by reference: updated in place below
         self.foot_air_time.copy_(torch.where(s.foot_contact, 0.0, self.foot_air_time + self.control_dt))
         self.foot_contact_time.copy_(torch.where(s.foot_contact, self.foot_contact_time + self.control_dt, 0.0))
@@ -217,6 +221,8 @@ class VelocityTask:
         self.action[env_ids] = 0.0
         self.last_action[env_ids] = 0.0
         self.last_joint_vel[env_ids] = self.backend.joint_vel[env_ids]
+        self.last_lin_vel_w[env_ids] = self.backend.root_lin_vel_w[env_ids]
+        self.lin_acc_w[env_ids] = 0.0
         self.last_foot_pos[env_ids] = self.backend.foot_pos[env_ids]
         self.obs.fresh[env_ids] = True
 
