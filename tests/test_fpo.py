@@ -159,7 +159,8 @@ def test_compiled_flow_acts_and_updates_as_the_eager_one():
 
 def test_the_estimator_learns_by_regression_and_not_from_the_policy_loss():
     """G1-Flat with the base velocity estimated: the env gives the true scaled value (mirrored as a velocity), the
-    flow's input carries the estimate without its gradient, and FPO's update cuts the estimate's error."""
+    flow's input carries the estimate without its gradient, and FPO's update cuts the estimate's error while the
+    flow's ratio sees the estimate that acted."""
     torch.manual_seed(0)
     spec, env_cfg, train_cfg = resolve_configs("G1-Flat", overrides=(*ESTIMATED_BASE_VELOCITY,
                                                                      "train.fpo.num_learning_epochs=50"))
@@ -167,9 +168,11 @@ def test_the_estimator_learns_by_regression_and_not_from_the_policy_loss():
     alg = make_runner(spec, env, env_cfg, train_cfg, "fpo", None, "cpu").alg
     assert torch.equal(env.get_observations()["estimated"], 2.0 * env.backend.root_lin_vel_b)
     assert env.task.mirror["estimated"].apply(torch.tensor([1.0, 2.0, 3.0])).tolist() == [1.0, -2.0, 3.0]
+    actor = alg.actor
+    output = [m for m in actor.net.trunk if isinstance(m, torch.nn.Linear)][-1]
+    torch.nn.init.normal_(output.weight, std=0.1)  # an untrained flow's output is 0 whatever its input
     collect_rollout(alg, env, 24)
     obs = alg.storage.observations.flatten(0, 1).clone()
-    actor = alg.actor
     latent, estimate = actor.latent_and_estimate(obs)
     assert latent.shape == (192, 47 + 3) and torch.equal(latent, actor.get_latent(obs))
     assert not latent.requires_grad and estimate.requires_grad  # the flow's loss cannot reach the estimator
@@ -179,5 +182,8 @@ def test_the_estimator_learns_by_regression_and_not_from_the_policy_loss():
             return float((actor.latent_and_estimate(obs)[1] - obs["estimated"]).square().mean())
 
     before = error()
+    actor.net.requires_grad_(False)  # the flow's weights stay: its ratio may move only through its input
     stats = alg.update()
     assert stats["estimator"] > 0.0 and error() < 0.7 * before, (before, error())
+    # the flow's input is the acting estimator's estimate: the estimator's 200 steps do not move the ratio
+    assert stats["ratio_std"] < 1e-4 and abs(stats["ratio_mean"] - 1.0) < 1e-4, stats

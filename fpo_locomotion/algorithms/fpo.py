@@ -17,6 +17,8 @@ Optional (``symmetry_cfg``, rsl_rl's): mirrored copies of each mini-batch, their
 
 Optional (the actor's estimator, ``FlowActor.estimator``): its mean squared error to the env's ``estimated``
 group is added to the loss (concurrent state estimation: the estimate the flow sees is learned beside the policy).
+The flow's input in the update carries the estimate of the estimator that acted (as it was at the update's
+start), so the ratio measures the flow's change alone while the estimator takes its regression steps.
 
 Optional (``use_mixed_precision``, rsl_rl's): the update's actor and critic passes in bf16 autocast (the losses,
 ratios and optimizer in float32); the rollout's old CFM losses stay float32.
@@ -165,6 +167,8 @@ class FPO(PPO):
         num_steps, skipped = 0, 0
         if self.symmetry:
             self._store_mirrored_old_losses()
+        acting_estimator = (None if self._raw_actor.estimator is None
+                            else copy.deepcopy(self._raw_actor.estimator).requires_grad_(False))
         for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
             eps, tau, loss_old = batch.old_distribution_params[:3]  # [B, N, A], [B, N], [B, N]
             if self.normalize_advantage_per_mini_batch:
@@ -174,7 +178,7 @@ class FPO(PPO):
             advantages = batch.advantages
 
             with torch.autocast(torch.device(self.device).type, torch.bfloat16, enabled=self.use_mixed_precision):
-                latent, estimate = self.actor.latent_and_estimate(batch.observations)
+                latent, estimate = self.actor.latent_and_estimate(batch.observations, acting_estimator)
                 loss_new = self.actor.cfm_loss(latent, batch.actions, eps, tau).float()
                 values = self.critic(batch.observations).float()
             estimator_loss = (values.new_zeros(()) if estimate is None

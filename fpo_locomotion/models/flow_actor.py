@@ -93,11 +93,15 @@ class FlowActor(nn.Module):
         """The velocity net's observation input [B, O + E]: the normalized actor observation and the estimate."""
         return self.latent_and_estimate(obs)[0]
 
-    def latent_and_estimate(self, obs: TensorDict) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(:meth:`get_latent` [B, O + E], the estimate [B, E] of ``obs["estimated"]`` with gradients for FPO's
-        regression loss, None without an estimator), from one estimator pass."""
-        return FlowInput(self.obs_normalizer, self.estimator).with_estimate(
-            torch.cat([obs[g] for g in self.obs_groups], dim=-1))
+    def latent_and_estimate(self, obs: TensorDict, flow_estimator: nn.Module | None = None,
+                            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(:meth:`get_latent` [B, O + E], with ``flow_estimator``'s estimate where given; the estimate [B, E] of
+        ``obs["estimated"]`` with gradients for FPO's regression loss, None without an estimator)."""
+        x = torch.cat([obs[g] for g in self.obs_groups], dim=-1)
+        latent, estimate = FlowInput(self.obs_normalizer, self.estimator).with_estimate(x)
+        if flow_estimator is not None:
+            latent = FlowInput(self.obs_normalizer, flow_estimator)(x)
+        return latent, estimate
 
     def sample(self, latent: torch.Tensor, x0: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Action [B, A] from normalized observation ``latent`` [B, O] and initial noise ``x0`` [B, A]."""
