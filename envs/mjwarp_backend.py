@@ -36,6 +36,7 @@ import warp as wp
 
 from fpo_locomotion.envs.backend import Backend, BackendConfig, RobotSpec
 from fpo_locomotion.envs.mjcf import addresses, compile_model, consecutive
+from fpo_locomotion.envs.rotations import quat_apply, quat_apply_inverse
 from fpo_locomotion.rendering import FrameRecorder
 
 NCONMAX = 48
@@ -48,18 +49,6 @@ same 32 G1s: at most 65 rows in one world (12 joint friction rows, 4 per contact
 _PER_WORLD_FIELDS = ("geom_friction", "body_mass", "body_subtreemass", "body_invweight0", "dof_invweight0",
                      "actuator_acc0", "actuator_gainprm", "actuator_biasprm")
 """Model arrays with one row per world: those randomized, and the constants ``set_const`` derives from mass."""
-
-
-def quat_apply(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
-    """Rotate ``vec`` [..., 3] by unit quaternions ``quat`` [..., 4] (w, x, y, z)."""
-    w, xyz = quat[..., :1], quat[..., 1:]
-    t = 2.0 * torch.cross(xyz, vec, dim=-1)
-    return vec + w * t + torch.cross(xyz, t, dim=-1)
-
-
-def quat_apply_inverse(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
-    """Rotate ``vec`` [..., 3] by the inverse of unit quaternions ``quat`` [..., 4] (w, x, y, z)."""
-    return quat_apply(torch.cat([quat[..., :1], -quat[..., 1:]], dim=-1), vec)
 
 
 class MjwarpBackend(Backend):

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import torch
 
+from fpo_locomotion.envs.rotations import quat_apply_inverse
 from fpo_locomotion.errors import ConfigError
 from fpo_locomotion.tasks.terms import ObsTermConfig, bind_terms, resolve_term
 from fpo_locomotion.tasks.velocity.config import ObservationsConfig
-from fpo_locomotion.tasks.velocity.state import VelocityState, world_to_base
-
+from fpo_locomotion.tasks.velocity.state import VelocityState
 
 STANDARD_GRAVITY = 9.81
 """m/s^2, MuJoCo's default ``opt.gravity`` magnitude (the G1's MJCF keeps it)."""
@@ -79,7 +79,7 @@ def base_lin_vel(s: VelocityState, p: ObsParams) -> torch.Tensor:
 def base_lin_acc(s: VelocityState, p: ObsParams) -> torch.Tensor:
     """What the pelvis IMU's accelerometer measures (specific force: acceleration less gravity), base frame, m/s^2:
     R^T a_w - 9.81 g_b, (0, 0, 9.81) standing still upright; a_w over the last control step."""
-    return world_to_base(s.root_quat, s.lin_acc_w) - STANDARD_GRAVITY * s.projected_gravity
+    return quat_apply_inverse(s.root_quat, s.lin_acc_w) - STANDARD_GRAVITY * s.projected_gravity
 
 
 def base_height(s: VelocityState, p: ObsParams) -> torch.Tensor:

@@ -85,8 +85,6 @@ _QUADRATIC_FORMS = {  # name: (offset [K], coefficients [16, K])
     "gravity": (-IDENTITY[2], -ROTATION_FORM[:, 6:9]),
     # R e_x on the floor plane: (R_00, R_10)
     "heading": (IDENTITY[:2, 0], ROTATION_FORM[:, [0, 3]]),
-    # R (base to world), row-major
-    "rotation": (IDENTITY.flatten(), ROTATION_FORM),
 }
 
 
@@ -107,12 +105,6 @@ def _quat_quadratic(quat: torch.Tensor, name: str) -> torch.Tensor:
 def projected_gravity(quat: torch.Tensor) -> torch.Tensor:
     """Unit gravity direction (0, 0, -1) in the base frame [N, 3] from base orientations ``quat`` [N, 4]."""
     return _quat_quadratic(quat, "gravity")
-
-
-def world_to_base(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
-    """World-frame vectors ``vec`` [N, 3] in the base frame [N, 3] (R^T vec) of base orientations ``quat`` [N, 4]."""
-    rotation = _quat_quadratic(quat, "rotation").view(-1, 3, 3)
-    return (rotation * vec[:, :, None]).sum(dim=1)
 
 
 def yaw_from_quat(quat: torch.Tensor) -> torch.Tensor:

@@ -155,7 +155,8 @@ class VelocityTask:
         b = self.backend
         return VelocityState(
             root_pos=b.root_pos, root_quat=b.root_quat, lin_vel_b=b.root_lin_vel_b, ang_vel_b=b.root_ang_vel_b,
-            lin_acc_w=self.lin_acc_w, projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos, joint_vel=b.joint_vel,
+            lin_acc_w=self.lin_acc_w, projected_gravity=projected_gravity(b.root_quat), joint_pos=b.joint_pos,
+            joint_vel=b.joint_vel,
             last_joint_vel=self.last_joint_vel, joint_torque=b.joint_torque, action=self.action,
             last_action=self.last_action, command=self.commands.command, foot_pos=b.foot_pos,
             foot_vel=(b.foot_pos - self.last_foot_pos) / self.control_dt, foot_contact_force=b.foot_contact_force,
